@@ -20,6 +20,10 @@ class SimClock:
         if not self.speed > 0:
             raise ValueError(f"speed must be positive, got {self.speed}")
 
+    def restart(self) -> None:
+        """Scenario time starts again from 0 now (when the devices are switched on)."""
+        self._wall_start = time.monotonic()
+
     def now_s(self) -> float:
         """Scenario seconds since the simulation started."""
         return (time.monotonic() - self._wall_start) * self.speed

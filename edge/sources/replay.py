@@ -1,0 +1,39 @@
+"""Replay of a recorded trace: its chunks, as fast as possible or paced in time.
+
+Owns pacing only; reading the file is `edge.sources.trace`. Batches let a
+replay decode many chunks per call (the same decoders the live agent uses).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+from edge.sources.base import Received
+from edge.sources.trace import TraceReader
+
+
+def batches(reader: TraceReader, size: int = 4096) -> Iterator[list[Received]]:
+    """The trace's chunks in lists of up to `size`, in file order."""
+    batch: list[Received] = []
+    for received in reader:
+        batch.append(received)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def paced(reader: TraceReader, *, speed: float | None = None) -> AsyncIterator[Received]:
+    """Chunks at their recorded times divided by `speed` (1.0 = real time; None = no waiting)."""
+    if speed is not None and not speed > 0:
+        raise ValueError(f"speed must be positive, got {speed}")
+    wall_start = time.monotonic()
+    for received in reader:
+        if speed is not None:
+            delay = wall_start + received.arrival_s / speed - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        yield received

@@ -1,0 +1,80 @@
+"""The SeatMat's serial link, through pyserial.
+
+Owns opening, reading and reopening the port. A USB mat that is unplugged
+and plugged back in makes its device node vanish and reappear: the source
+keeps trying to reopen it, forever, and the stream carries on (the decoder
+resynchronises at the next packet delimiter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import serial
+
+from edge.sources.base import Clock, LinkHealth, Received, monotonic_clock
+
+log = logging.getLogger(__name__)
+
+
+class SerialSource:
+    """Yields every read of the port as one `Received` chunk."""
+
+    transport = "serial"
+
+    def __init__(self, port: str, *, name: str = "mat", baudrate: int = 921600,
+                 read_size: int = 4096, reopen_interval_s: float = 1.0,
+                 read_timeout_s: float = 0.05, clock: Clock = monotonic_clock):
+        self.name = name
+        self.port = port
+        self.baudrate = baudrate
+        self.read_size = read_size
+        self.reopen_interval_s = reopen_interval_s
+        self.read_timeout_s = read_timeout_s
+        self.clock = clock
+        self.health = LinkHealth()
+
+    def describe(self) -> dict[str, Any]:
+        return {"transport": self.transport, "port": self.port, "baudrate": self.baudrate}
+
+    async def stream(self) -> AsyncIterator[Received]:
+        while True:
+            port = await self._open()
+            try:
+                while True:
+                    data = await asyncio.to_thread(self._read, port)
+                    if data:
+                        yield Received(self.name, self.clock(), data)
+            except serial.SerialException as error:
+                self.health.disconnects += 1
+                self.health.last_error = str(error)
+                log.warning("serial %s lost (%s); reopening", self.port, error)
+            finally:
+                port.close()
+
+    def _read(self, port: serial.Serial) -> bytes:
+        # Block for the first byte (up to the timeout), then take whatever else is buffered.
+        first = port.read(1)
+        if not first:
+            return b""
+        waiting = min(port.in_waiting, self.read_size - 1)
+        return first + (port.read(waiting) if waiting else b"")
+
+    async def _open(self) -> serial.Serial:
+        while True:
+            try:
+                port = serial.Serial(self.port, self.baudrate, timeout=self.read_timeout_s)
+            except (serial.SerialException, OSError) as error:
+                if self.health.last_error != str(error):
+                    log.warning("cannot open serial %s (%s); retrying every %.1f s",
+                                self.port, error, self.reopen_interval_s)
+                self.health.last_error = str(error)
+                await asyncio.sleep(self.reopen_interval_s)
+                continue
+            self.health.connects += 1
+            self.health.last_error = ""
+            log.info("serial %s open at %d baud", self.port, self.baudrate)
+            return port
