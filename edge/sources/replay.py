@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 
+from edge.decode import Decoders
 from edge.sources.base import Received
 from edge.sources.trace import TraceReader
 
@@ -37,3 +38,14 @@ async def paced(reader: TraceReader, *, speed: float | None = None) -> AsyncIter
             if delay > 0:
                 await asyncio.sleep(delay)
         yield received
+
+
+def trace_stats(reader: TraceReader) -> dict[str, dict[str, int]]:
+    """Decode a whole trace; per-source counters, a chunk whose base64 is bad counted as bad."""
+    decoders = Decoders(reader.header.sources)
+    for batch in batches(reader):
+        decoders.feed(batch)
+    stats = decoders.stats()
+    for name, count in reader.damage.bad_base64.items():
+        stats[name]["bad_packets"] += count
+    return stats

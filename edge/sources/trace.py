@@ -81,6 +81,17 @@ class TraceDamage:
     unknown_source: dict[str, int] = field(default_factory=dict)
     time_went_back: int = 0
 
+    def __str__(self) -> str:
+        parts = [f"{self.bad_json} line(s) not JSON"] if self.bad_json else []
+        if self.bad_fields:
+            parts.append(f"{self.bad_fields} line(s) without a number t and strings src, b64")
+        parts += [f"{n} chunk(s) of {src!r} with bad base64" for src, n in self.bad_base64.items()]
+        parts += [f"{n} chunk(s) of unknown source {src!r}"
+                  for src, n in self.unknown_source.items()]
+        if self.time_went_back:
+            parts.append(f"{self.time_went_back} chunk(s) whose t went back (kept, at the last t)")
+        return ", ".join(parts) or "nothing damaged"
+
     @property
     def total(self) -> int:
         return (self.bad_json + self.bad_fields + sum(self.bad_base64.values())

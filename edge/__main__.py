@@ -1,0 +1,5 @@
+"""`python -m edge` runs the legwake command line."""
+
+from edge.cli import main
+
+main()
