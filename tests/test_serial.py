@@ -10,13 +10,7 @@ from edge.decode import Decoders
 from edge.sources.serial import SerialSource
 from firmware_sim.clock import SimClock
 from firmware_sim.seatmat import PtySeatMat, SeatMatFirmware
-
-
-def ramp_pressure(t_s: np.ndarray) -> np.ndarray:
-    """Test data: a distinct, reproducible map for every frame time."""
-    cells = np.arange(256, dtype=np.int64).reshape(16, 16)
-    frame = np.round(np.asarray(t_s) * 1000).astype(np.int64)
-    return ((cells[None] * 13 + frame[:, None, None] * 7) % 4096).astype(np.uint16)
+from tests.signals import ramp_pressure
 
 
 async def collect(source: SerialSource, sink: list, stop: asyncio.Event) -> None:
