@@ -55,3 +55,160 @@ def replay(trace: str, show_stats: bool) -> None:
     if reader.damage.total:
         click.echo(f"{trace}: damaged lines: {reader.damage}", err=True)
     click.echo(json.dumps(stats, sort_keys=True))
+
+
+@main.command()
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=5.0,
+              show_default=True, help="Seconds to listen for advertisements.")
+@click.option("--sim-hci", metavar="TRANSPORT", default=None, envvar="LEGWAKE_SIM_HCI",
+              help="Scan through the simulated radio's HCI transport "
+                   "(e.g. tcp-client:127.0.0.1:7455) instead of this machine's adapter "
+                   "[env: LEGWAKE_SIM_HCI].")
+def scan(timeout_s: float, sim_hci: str | None) -> None:
+    """List the LegIMU units advertising nearby: name, address, placement, RSSI."""
+    import asyncio
+
+    from bleak.exc import BleakError
+
+    from edge.sources.ble import scan_units
+
+    backend_kwargs: dict[str, object] = {}
+    backend = None
+    if sim_hci:
+        from firmware_sim.radio import BumbleScanner
+
+        backend, backend_kwargs = BumbleScanner, {"bumble": {"hci": sim_hci}}
+    try:
+        units = asyncio.run(scan_units(timeout_s, backend, **backend_kwargs))
+    except (BleakError, OSError) as error:
+        where = "the simulated radio" if sim_hci else "this machine's Bluetooth adapter (BlueZ)"
+        raise click.ClickException(f"scan failed: cannot use {where}: {error}") from None
+    for unit in units:
+        click.echo(f"{unit['name'] or '?'}\t{unit['address']}\t{unit['placement'] or '?'}"
+                   f"\t{unit['rssi']} dBm")
+    if not units:
+        click.echo("no LegIMU unit found", err=True)
+
+
+def _load_config(path: str | None):
+    """The configuration, or every error on stderr and exit 2 (as check-config does)."""
+    from edge.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        for problem in error.errors:
+            click.echo(problem, err=True)
+        raise SystemExit(2) from None
+
+
+config_option = click.option(
+    "--config", "config_path", metavar="PATH", default=None,
+    help="Configuration file (default: $LEGWAKE_CONFIG, else ./config.toml, else defaults).")
+
+
+@main.command()
+@click.argument("scenario", required=False)
+@config_option
+@click.option("--list", "list_scenarios", is_flag=True, help="List the scenarios and exit.")
+@click.option("--trace", "trace_out", metavar="OUT", default=None,
+              help="Write the whole sitting to this trace file (.jsonl or .jsonl.gz) as fast "
+                   "as possible, instead of running the devices live.")
+@click.option("--speed", type=click.FloatRange(0.1, 1000), default=None,
+              help="Time compression of the live devices ([sim] speed).")
+@click.option("--weight-kg", type=click.FloatRange(45, 130), default=None,
+              help="The sitter's body weight ([sim] weight_kg).")
+@click.option("--seat", type=click.Choice(["cushioned", "hard"]), default=None,
+              help="The seat ([sim] seat).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Varies the sitter and the scenario ([sim] seed).")
+@click.option("--imu", "imu_transport", type=click.Choice(["ble", "serial", "none"]),
+              default=None, help="How the thigh units are reached ([imu] transport).")
+@click.option("--duration", "duration_s", type=click.FloatRange(min=1), default=None,
+              help="Stop after this many scenario seconds (default: the whole scenario).")
+def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
+        trace_out: str | None, speed: float | None, weight_kg: float | None, seat: str | None,
+        seed: int | None, imu_transport: str | None, duration_s: float | None) -> None:
+    """Run the simulated seat mat and thigh sensors playing SCENARIO.
+
+    SCENARIO is a scenario name (see --list) or a scenario JSON file; default [sim] scenario.
+    Live, it prints the mat's serial path and the units' BLE names and the radio's HCI
+    transport, and plays until the scenario ends or Ctrl-C. With --trace it writes the
+    sitting, with its ground truth, to a trace file instead.
+    """
+    import asyncio
+
+    from firmware_sim.scenario import SCENARIOS, Scenario, get_scenario
+    from firmware_sim.simulation import LiveDesk, Sitter, write_simulated_trace
+
+    if list_scenarios:
+        for name in SCENARIOS:
+            click.echo(name)
+        return
+    cfg = _load_config(config_path)
+    settings = cfg.sim
+    name = scenario or settings.scenario
+    seed = settings.seed if seed is None else seed
+    try:
+        if name.endswith(".json"):
+            with open(name, encoding="utf-8") as f:
+                plan = Scenario.from_dict(json.load(f))
+        else:
+            plan = get_scenario(name, seed=seed)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    sitter = Sitter(plan, weight_kg=weight_kg or settings.weight_kg, seat=seat or settings.seat,
+                    seed=seed)
+    imu_transport = imu_transport or cfg.imu.transport
+    if trace_out:
+        chunks = write_simulated_trace(trace_out, sitter, mat_rate_hz=settings.mat_rate_hz,
+                                       imu_rate_hz=cfg.imu.rate_hz, imu_mtu=cfg.imu.mtu,
+                                       imu_transport=imu_transport, duration_s=duration_s)
+        click.echo(f"{trace_out}: {chunks} chunks, {(duration_s or plan.duration_s) / 60:.1f} "
+                   f"min of {plan.name!r}")
+        return
+
+    async def play() -> None:
+        desk = LiveDesk(sitter, speed=speed or settings.speed, mat_rate_hz=settings.mat_rate_hz,
+                        imu_transport=imu_transport, hci=settings.hci,
+                        mat_link=settings.mat_pty_link or None, until_s=duration_s)
+        async with desk:
+            click.echo(f"serial: {desk.serial_path}")
+            for unit in desk.units:
+                click.echo(f"ble: {unit.name} {unit.address.to_string(False)}")
+            if desk.hci_client:
+                click.echo(f"hci: {desk.hci_client}")
+            click.echo(f"scenario: {plan.name}, {desk.duration_s / 60:.1f} min at speed "
+                       f"{desk.clock.speed:g} ({desk.duration_s / desk.clock.speed:.0f} s)")
+            await desk.run()
+
+    try:
+        asyncio.run(play())
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    except OSError as error:
+        raise click.ClickException(f"cannot start the simulated devices: {error}") from None
+
+
+@main.command()
+@click.argument("out", metavar="OUT")
+@config_option
+@click.option("--seconds", type=click.FloatRange(min=0.1), required=True,
+              help="How long to record.")
+def record(out: str, config_path: str | None, seconds: float) -> None:
+    """Record the configured sources to the trace file OUT (.jsonl, or .jsonl.gz)."""
+    import asyncio
+
+    from edge.sources.configured import configured_sources
+    from edge.sources.recorder import Recorder
+
+    cfg = _load_config(config_path)
+    sources = configured_sources(cfg)
+    if not sources:
+        raise click.ClickException("no source is configured: set [mat] port or [imu] transport")
+    recorder = Recorder(out, sources, meta={"site": cfg.desk.site, "desk": cfg.desk.desk})
+    try:
+        chunks = asyncio.run(recorder.run(seconds))
+    except KeyboardInterrupt:
+        chunks = recorder.writer.chunks
+    click.echo(f"{out}: {chunks} chunks from {', '.join(s.name for s in sources)}")

@@ -9,20 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from edge.sources.base import Clock, Source, monotonic_clock
+from edge.sources.base import Clock, Received, Source, monotonic_clock
 from edge.sources.trace import TraceWriter
 
 
 class Recorder:
-    """Runs sources side by side and tees every chunk into a trace file."""
+    """Runs sources side by side and tees every chunk into a trace file.
+
+    `tap`, when given, sees every chunk too, just after it is written: the live pipeline
+    can run on the very chunks the trace holds.
+    """
 
     def __init__(self, path: str | os.PathLike[str], sources: Sequence[Source], *,
                  meta: dict[str, Any] | None = None, clock: Clock = monotonic_clock,
-                 flush_every_s: float = 1.0):
+                 flush_every_s: float = 1.0, tap: Callable[[Received], None] | None = None):
         self.sources = list(sources)
+        self.tap = tap
         self.clock = clock
         self.flush_every_s = flush_every_s
         self.writer = TraceWriter(path, {s.name: s.describe() for s in self.sources},
@@ -35,6 +40,8 @@ class Recorder:
         async def pump(source: Source) -> None:
             async for received in source.stream():
                 self.writer.write(received)
+                if self.tap is not None:
+                    self.tap(received)
 
         tasks = [asyncio.create_task(pump(s)) for s in self.sources]
         try:

@@ -27,18 +27,24 @@ class SerialSource:
 
     def __init__(self, port: str, *, name: str = "mat", baudrate: int = 921600,
                  read_size: int = 4096, reopen_interval_s: float = 1.0,
-                 read_timeout_s: float = 0.05, clock: Clock = monotonic_clock):
+                 read_timeout_s: float = 0.05, imu_rate_hz: int | None = None,
+                 clock: Clock = monotonic_clock):
         self.name = name
         self.port = port
         self.baudrate = baudrate
         self.read_size = read_size
         self.reopen_interval_s = reopen_interval_s
         self.read_timeout_s = read_timeout_s
+        self.imu_rate_hz = imu_rate_hz
         self.clock = clock
         self.health = LinkHealth()
 
     def describe(self) -> dict[str, Any]:
-        return {"transport": self.transport, "port": self.port, "baudrate": self.baudrate}
+        info: dict[str, Any] = {"transport": self.transport, "port": self.port,
+                                "baudrate": self.baudrate}
+        if self.imu_rate_hz is not None:  # thigh units wired through the mat's link
+            info["imu_rate_hz"] = self.imu_rate_hz
+        return info
 
     async def stream(self) -> AsyncIterator[Received]:
         while True:
