@@ -7,6 +7,7 @@ cells is the estimator's job, not this module's.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,9 +33,9 @@ class Calibration:
             raise ValueError("a calibration table needs at least 2 (counts, kPa) points")
         counts = [c for c, _ in self.points]
         kpa = [k for _, k in self.points]
-        if any(b <= a for a, b in zip(counts, counts[1:])):
+        if any(b <= a for a, b in itertools.pairwise(counts)):
             raise ValueError(f"calibration counts must strictly increase, got {counts}")
-        if any(b < a for a, b in zip(kpa, kpa[1:])) or min(kpa) < 0:
+        if any(b < a for a, b in itertools.pairwise(kpa)) or min(kpa) < 0:
             raise ValueError(f"calibration kPa must be >= 0 and never decrease, got {kpa}")
 
     @classmethod

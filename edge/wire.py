@@ -181,7 +181,7 @@ class Decoded:
 class _ImuCollector:
     """Accumulates decoded notifications and concatenates them once per feed."""
 
-    __slots__ = ("placement", "arrival", "device_ms", "seq", "raw")
+    __slots__ = ("arrival", "device_ms", "placement", "raw", "seq")
 
     def __init__(self) -> None:
         self.placement: list[np.ndarray] = []
@@ -264,7 +264,7 @@ class LegImuDecoder:
 
 
 class _MatCollector:
-    __slots__ = ("pressure", "status", "imu")
+    __slots__ = ("imu", "pressure", "status")
 
     def __init__(self) -> None:
         # geometry -> (arrival, device_ms, seq, counts) lists, in arrival order of geometries

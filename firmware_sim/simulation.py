@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from firmware_sim.body import Body
 from firmware_sim.clock import SimClock
@@ -43,6 +43,7 @@ class Sitter:
         """The trace header's `meta`: the sitter and the scenario's ground truth."""
         return {"simulated": True, "weight_kg": self.weight_kg, "seat": self.seat,
                 "seed": self.seed, "scenario": self.scenario.name,
+                "scenario_plan": self.scenario.to_dict(),
                 "ground_truth": self.scenario.ground_truth()}
 
 
@@ -114,7 +115,7 @@ class LiveDesk:
         if self.radio is not None:
             await self.radio.stop()
 
-    async def __aenter__(self) -> LiveDesk:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -59,7 +59,7 @@ def test_record_then_replay_gives_the_live_arrays_and_the_simulated_values(tmp_p
                 await asyncio.gather(playing, return_exceptions=True)
         return desk
 
-    desk = asyncio.run(main())
+    asyncio.run(main())
     live_arrays = gather(live)
 
     reader = TraceReader(path)

@@ -46,7 +46,7 @@ def test_pty_round_trip_gives_back_exactly_the_simulated_counts():
             mat.close()
         return firmware, mat, received
 
-    firmware, mat, received = asyncio.run(main())
+    _firmware, mat, received = asyncio.run(main())
     assert mat.stats.packets_dropped == 0
     decoders = Decoders({"mat": source_info()})
     decoded = decoders.feed(received)["mat"]

@@ -21,7 +21,7 @@ def test_generated_trace_decodes_to_exactly_the_simulated_values(tmp_path, imu_t
     decoders = Decoders(reader.header.sources)
     counts, imu = [], []
     for batch in batches(reader, size=500):
-        for name, decoded in decoders.feed(batch).items():
+        for decoded in decoders.feed(batch).values():
             counts += [frames.counts for frames in decoded.pressure]
             if decoded.imu is not None:
                 imu.append(decoded.imu)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,7 @@ settings.load_profile("decoders")
 def decode_seqs(stream: bytes, splits: list[int]) -> tuple[list[int], SeatMatDecoder]:
     decoder = SeatMatDecoder()
     cuts = sorted({min(s, len(stream)) for s in splits} | {0, len(stream)})
-    parts = [stream[a:b] for a, b in zip(cuts, cuts[1:])]
+    parts = [stream[a:b] for a, b in itertools.pairwise(cuts)]
     decoded = decoder.feed_many(parts, [0.0] * len(parts))
     seqs: list[int] = []
     for frames in decoded.pressure:
