@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from firmware_sim.scenario import ACTIVITIES, POSTURES, SHIFT_KINDS, SHIFT_RAMP_S, Scenario
+from firmware_sim.scenario import (
+    ACTIVITIES,
+    POSTURES,
+    SHIFT_KINDS,
+    SHIFT_RAMP_S,
+    Scenario,
+    scenario_times,
+)
 
 SEATS: tuple[str, ...] = ("cushioned", "hard")
 GRAVITY_M_S2 = 9.80665
@@ -435,13 +442,13 @@ class Body:
     def pressure_kpa(self, scenario: Scenario, t_s: np.ndarray) -> np.ndarray:
         """The true seat interface pressure (n, rows, cols) in kPa, averaged over each cell."""
         timeline = self._timeline(scenario)
-        kpa = _in_blocks(lambda t: self._interface_kpa(timeline, t), _times(t_s), 4096)
+        kpa = _in_blocks(lambda t: self._interface_kpa(timeline, t), scenario_times(t_s), 4096)
         return kpa.reshape(-1, self.rows, self.cols)
 
     def pressure_counts(self, scenario: Scenario, t_s: np.ndarray) -> np.ndarray:
         """What the mat reports at each time: (n, rows, cols) uint16 ADC counts, 0..4095."""
         timeline = self._timeline(scenario)
-        return _in_blocks(lambda t: self._counts(timeline, t), _times(t_s), 4096)
+        return _in_blocks(lambda t: self._counts(timeline, t), scenario_times(t_s), 4096)
 
     def _counts(self, timeline: _Timeline, t: np.ndarray) -> np.ndarray:
         cells = self.rows * self.cols
@@ -464,7 +471,7 @@ class Body:
 
     def drift_counts(self, t_s: np.ndarray) -> np.ndarray:
         """The slow per-cell offset (n, rows, cols) in counts that the mat adds at these times."""
-        t = _times(t_s)
+        t = scenario_times(t_s)
         wander = _cell_value_noise(_key(self.seed, _S_DRIFT), t, 1200.0, self.rows * self.cols)
         drift = self._drift_base + self._drift_swing * (0.5 + 0.5 * wander)
         return drift.reshape(t.size, self.rows, self.cols)
@@ -477,7 +484,7 @@ class Body:
         if placement not in (1, 2):
             raise ValueError(f"placement is 1 (left thigh) or 2 (right thigh), got {placement!r}")
         timeline = self._timeline(scenario)
-        return _in_blocks(lambda t: self._imu(timeline, placement, t), _times(t_s), 32768)
+        return _in_blocks(lambda t: self._imu(timeline, placement, t), scenario_times(t_s), 32768)
 
     def _imu(self, timeline: _Timeline, placement: int, t: np.ndarray) -> np.ndarray:
         leg = placement - 1
@@ -914,12 +921,4 @@ def _in_blocks(generate: Callable[[np.ndarray], np.ndarray], t: np.ndarray,
         return generate(t)
     return np.concatenate([generate(t[i:i + block]) for i in range(0, t.size, block)])
 
-
-def _times(t_s: np.ndarray) -> np.ndarray:
-    t = np.ascontiguousarray(t_s, dtype=np.float64)
-    if t.ndim != 1:
-        raise ValueError(f"times are a 1-D array of seconds, got shape {t.shape}")
-    if t.size and not (np.all(np.isfinite(t)) and t.min() >= 0):
-        raise ValueError("times must be finite and >= 0 (scenario seconds)")
-    return t
 

@@ -186,7 +186,7 @@ class Scenario:
 
     def segment_index_at(self, t_s: np.ndarray) -> np.ndarray:
         """Index of the segment holding each time; times past the end belong to the last segment."""
-        t = _times(t_s)
+        t = scenario_times(t_s)
         starts = self.segment_bounds_s()[:-1]
         return np.searchsorted(starts, t, side="right") - 1
 
@@ -206,7 +206,7 @@ class Scenario:
 
     def in_transition(self, t_s: np.ndarray) -> np.ndarray:
         """True where the body is moving from one segment's posture to the next."""
-        t = _times(t_s)
+        t = scenario_times(t_s)
         index = self.segment_index_at(t)
         starts = self.segment_bounds_s()[:-1]
         transition = np.array([s.transition_s for s in self.segments])
@@ -214,7 +214,7 @@ class Scenario:
 
     def in_shift(self, t_s: np.ndarray) -> np.ndarray:
         """True inside a weight shift (ramps included)."""
-        t = _times(t_s)
+        t = scenario_times(t_s)
         inside = np.zeros(t.shape, dtype=bool)
         for shift in self.shift_table():
             inside |= (t >= shift["start_s"]) & (t < shift["end_s"])
@@ -288,8 +288,9 @@ class Scenario:
             raise ValueError(f"malformed scenario document: {exc!r}") from exc
 
 
-def _times(t_s: np.ndarray) -> np.ndarray:
-    t = np.asarray(t_s, dtype=np.float64)
+def scenario_times(t_s: np.ndarray) -> np.ndarray:
+    """Validated scenario seconds: a contiguous 1-D float64 array, finite and >= 0."""
+    t = np.ascontiguousarray(t_s, dtype=np.float64)
     if t.ndim != 1:
         raise ValueError(f"times are a 1-D array of seconds, got shape {t.shape}")
     if t.size and not (np.all(np.isfinite(t)) and t.min() >= 0):
