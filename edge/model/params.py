@@ -1,0 +1,185 @@
+"""The nerve model's parameters, each with its value and where it comes from, and profiles.
+
+One place for every number the model uses. Values marked "fitted" were fitted
+by `scripts/calibrate_model.py` to the targets in `shared/reference/physiology.md`
+(P1-P7); the others come from the cited source. `Profile` is the person
+(blood pressure, diabetes); `kernel_parameters` turns a profile into the
+plain arrays the kernels take (numba freezes module globals into its cache,
+so nothing is read from a global inside a kernel).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+FIBERS = ("A_alpha", "A_beta", "A_delta", "C")
+A_ALPHA, A_BETA, A_DELTA, C_FIBRE = range(4)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    value: float
+    unit: str
+    meaning: str
+    source: str
+
+
+# Shared by every fibre class. Rates are per minute here and converted to per second below.
+SHARED: dict[str, Parameter] = {
+    "perfusion_half_of_map": Parameter(
+        0.3337, "x MAP", "nerve pressure that halves perfusion, as a fraction of mean arterial "
+        "pressure (so blood pressure moves the whole curve)",
+        "fitted to P1, P2; with it, at 120/80 supply falls short of demand (function is lost) "
+        "about 45 mmHg below MAP, ~30 below diastolic (Szabo/Gelberman group, "
+        "J Orthop Res 1983)"),
+    "perfusion_hill": Parameter(
+        9.282, "-", "steepness of perfusion loss with tissue pressure (Hill exponent)",
+        "fitted to P1, P2; consistent with flow stopping at 60-80 mmHg (Rydevik 1981)"),
+    "flow_time_constant_s": Parameter(
+        12.09, "s", "time for the nerve's blood flow to follow a change of pressure",
+        "fitted to P6 (pins and needles start 10 s - 2 min after release) and the seed's "
+        "timeline (tingling 10-20 s after release)"),
+    "atp_supply_per_min": Parameter(
+        2.114, "1/min", "ATP resynthesis capacity at full perfusion",
+        "fitted to P6 (recovery after release)"),
+    "atp_adp_half": Parameter(
+        0.02, "-", "ADP half-saturation of resynthesis (keeps ATP near 1 at rest)",
+        "fitted to P1 and the rest state"),
+    "atp_use_half": Parameter(
+        0.04508, "-", "ATP half-saturation of consumption",
+        "fitted to P3"),
+    "pump_half_atp": Parameter(
+        0.242, "-", "ATP at which the Na/K pump runs at half its resting rate",
+        "fitted to P3"),
+    "depolarise_per_min": Parameter(
+        0.04447, "1/min", "depolarisation rate with the pump stopped (Na in, K out)",
+        "fitted to P3"),
+    "repolarise_per_min": Parameter(
+        0.4426, "1/min", "repolarisation rate with the pump running",
+        "fitted to P6 (A-beta back to 0.5 within 2 min, 0.95 by 7 min)"),
+    "sodium_load_per_min": Parameter(
+        0.1029, "1/min", "intra-axonal sodium loading with the pump stopped",
+        "fitted to P6"),
+    "sodium_clear_per_min": Parameter(
+        0.413, "1/min", "sodium extrusion with the pump running",
+        "fitted to P6 (pins and needles fade by 10 +/- 5 min)"),
+    "conduction_hill": Parameter(
+        4.0, "-", "steepness of conduction block with depolarisation (integer Hill exponent)",
+        "fitted to P3 (numb 11 min, complete sensory block 30 min)"),
+    "diabetic_use_factor": Parameter(
+        0.4644, "x", "ATP use of a diabetic nerve relative to a healthy one",
+        "fitted to P7 (numb at 22 +/- 4 min: resistance to ischaemic conduction failure, "
+        "Lindstrom, Lindblom & Brismar 1997)"),
+    "diabetic_recovery_factor": Parameter(
+        0.271, "x", "repolarisation and resynthesis of a diabetic nerve relative to a healthy one",
+        "fitted to P7 (recovery half-time 5 +/- 1.5 min after 30 min)"),
+}
+
+# Per fibre class, in FIBERS order.
+PER_FIBRE: dict[str, tuple[Parameter, ...]] = {
+    "atp_use_per_min": tuple(Parameter(v, "1/min", "ATP use at rest", s) for v, s in (
+        (0.1599, "fitted to P3 (motor block 46 min)"),
+        (0.1559, "fitted to P3 (numb 11 min): large sensory fibres fail first (Lewis 1931)"),
+        (0.1151, "fitted to P5"),
+        (0.04367, "fitted to P5: C fibres still conduct after motor block (J Physiol Sci 2008)"))),
+    "block_depolarisation": tuple(Parameter(v, "-", "depolarisation halving conduction", s)
+                                  for v, s in ((0.3979, "fitted to P3, P5"),
+                                               (0.3042, "fitted to P3"),
+                                               (0.5367, "fitted to P5"),
+                                               (0.8486, "fitted to P5"))),
+    "ectopic_gain": tuple(Parameter(v, "-", "post-ischaemic ectopic drive per sodium load", s)
+                          for v, s in ((7.252, "fitted to P6"), (9.67, "fitted to P6"),
+                                       (7.252, "fitted to P6"), (4.835, "fitted to P6"))),
+    "tingle_gain": tuple(Parameter(v, "-", "ectopic drive in the early-depolarisation band", s)
+                         for v, s in ((0.1289, "fitted to P6 (peak at least twice any level "
+                                             "during compression)"),
+                                      (0.1933, "fitted to P6"), (0.1289, "fitted to P6"),
+                                      (0.06443, "fitted to P6"))),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The person whose nerves are modelled. Blood pressure sets how much pressure stops flow."""
+
+    systolic_mmHg: float = 120.0
+    diastolic_mmHg: float = 80.0
+    diabetic: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "diabetic":
+                if not isinstance(value, bool):
+                    raise ValueError(f"Profile.diabetic must be True or False, got {value!r}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"Profile.{f.name} must be a finite number, got {value!r}")
+        if not (40 <= self.diastolic_mmHg <= 140 and 70 <= self.systolic_mmHg <= 260
+                and self.diastolic_mmHg < self.systolic_mmHg):
+            raise ValueError(
+                "Profile blood pressure must be systolic 70..260 over diastolic 40..140 mmHg, "
+                "with diastolic below systolic; "
+                f"got {self.systolic_mmHg}/{self.diastolic_mmHg}")
+
+    @property
+    def mean_arterial_mmHg(self) -> float:
+        return self.diastolic_mmHg + (self.systolic_mmHg - self.diastolic_mmHg) / 3.0
+
+
+# Positions in the shared parameter vector the kernels take.
+(P_HALF, P_HILL, K_FLOW_TAU, K_SUPPLY, K_ADP, K_USE_HALF, K_PUMP_HALF, K_DEPOL, K_REPOL,
+ K_NA_LOAD, K_NA_CLEAR, N_SHARED) = range(12)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelParameters:
+    """Plain arrays for the kernels: `shared` (N_SHARED,), per-fibre (4,) arrays, the Hill int."""
+
+    shared: np.ndarray
+    atp_use: np.ndarray
+    block: np.ndarray
+    ectopic_gain: np.ndarray
+    tingle_gain: np.ndarray
+    conduction_hill: int
+
+
+def kernel_parameters(profile: Profile,
+                      overrides: dict[str, float | tuple[float, ...]] | None = None
+                      ) -> KernelParameters:
+    """The profile's parameters in per-second units; `overrides` (by name) serve calibration."""
+    values: dict[str, float | tuple[float, ...]] = {k: p.value for k, p in SHARED.items()}
+    values |= {k: tuple(p.value for p in ps) for k, ps in PER_FIBRE.items()}
+    values |= overrides or {}
+    per_s = 1.0 / 60.0
+    diabetic = profile.diabetic
+    use_factor = float(values["diabetic_use_factor"]) if diabetic else 1.0
+    recovery_factor = float(values["diabetic_recovery_factor"]) if diabetic else 1.0
+    shared = np.zeros(N_SHARED)
+    shared[P_HALF] = profile.mean_arterial_mmHg * float(values["perfusion_half_of_map"])
+    shared[P_HILL] = float(values["perfusion_hill"])
+    shared[K_FLOW_TAU] = float(values["flow_time_constant_s"])
+    shared[K_SUPPLY] = float(values["atp_supply_per_min"]) * per_s * recovery_factor
+    shared[K_ADP] = float(values["atp_adp_half"])
+    shared[K_USE_HALF] = float(values["atp_use_half"])
+    shared[K_PUMP_HALF] = float(values["pump_half_atp"])
+    shared[K_DEPOL] = float(values["depolarise_per_min"]) * per_s
+    shared[K_REPOL] = float(values["repolarise_per_min"]) * per_s * recovery_factor
+    shared[K_NA_LOAD] = float(values["sodium_load_per_min"]) * per_s
+    shared[K_NA_CLEAR] = float(values["sodium_clear_per_min"]) * per_s * recovery_factor
+
+    def fibre(name: str, scale: float = 1.0) -> np.ndarray:
+        return np.array(values[name], dtype=np.float64) * scale
+
+    return KernelParameters(
+        shared=shared,
+        atp_use=fibre("atp_use_per_min", per_s * use_factor),
+        block=fibre("block_depolarisation"),
+        ectopic_gain=fibre("ectopic_gain"),
+        tingle_gain=fibre("tingle_gain"),
+        conduction_hill=int(round(float(values["conduction_hill"]))),
+    )

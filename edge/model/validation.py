@@ -1,0 +1,221 @@
+"""The physiology targets (shared/reference/physiology.md, P1-P7) as measurements of the model.
+
+One definition of each target, used by the tests (which assert every range),
+by `scripts/calibrate_model.py` (which fits the free parameters to them) and
+by the docs (which print the model's values beside the targets). A `Runner`
+runs the model for a profile; the default is the public `simulate`, the
+calibration passes one with trial parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.model.params import A_ALPHA, A_BETA, C_FIBRE, Profile
+
+Runner = Callable[[np.ndarray, float, Profile], tuple[np.ndarray, np.ndarray]]
+"""(pressure (T,), dt_s, profile) -> (conduction (T, 4), ectopic (T, 4)) for one site."""
+
+NO_FLOW_MMHG = 250.0
+NUMB = 0.5
+BLOCK = 0.05
+HEALTHY = Profile()
+DIABETIC = Profile(diabetic=True)
+HYPERTENSIVE = Profile(systolic_mmHg=160.0, diastolic_mmHg=100.0)
+HYPOTENSIVE = Profile(systolic_mmHg=100.0, diastolic_mmHg=60.0)
+
+
+def public_runner(pressure: np.ndarray, dt_s: float, profile: Profile
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    from edge.model.driver import simulate
+
+    result = simulate(pressure, dt_s=dt_s, profile=profile)
+    return result.conduction[:, 0, :], result.ectopic[:, 0, :]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    key: str
+    target: str  # P1..P7, or "seed"
+    what: str
+    low: float
+    high: float
+    source: str
+
+    def holds(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def _minutes(index: int | None, dt_s: float) -> float:
+    return math.inf if index is None else (index + 1) * dt_s / 60.0
+
+
+def _first(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def _hold(pressure: float, minutes: float, dt_s: float) -> np.ndarray:
+    return np.full(int(round(minutes * 60 / dt_s)), pressure)
+
+
+def block_times(conduction: np.ndarray, dt_s: float) -> dict[str, float]:
+    """Minutes to numb, complete sensory block and motor block (inf when never)."""
+    return {"numb": _minutes(_first(conduction[:, A_BETA] < NUMB), dt_s),
+            "sensory_block": _minutes(_first(conduction[:, A_BETA] < BLOCK), dt_s),
+            "motor_block": _minutes(_first(conduction[:, A_ALPHA] < BLOCK), dt_s)}
+
+
+def release_response(conduction: np.ndarray, ectopic: np.ndarray, release: int, dt_s: float
+                     ) -> dict[str, float]:
+    """Pins and needles (A-beta ectopic) and A-beta recovery after a release at step `release`."""
+    after = ectopic[release:, A_BETA]
+    peak_index = int(np.argmax(after))
+    peak = float(after[peak_index])
+    onset = _first(after > 0.1 * peak)
+    fade = _first(after[peak_index:] < 0.1 * peak)
+    beta = conduction[release:, A_BETA]
+    nadir = float(conduction[release - 1, A_BETA])
+    half = _first(beta >= nadir + (1.0 - nadir) / 2)
+    during = float(ectopic[:release, A_BETA].max()) if release else 0.0
+    return {
+        "onset_s": math.inf if onset is None else onset * dt_s,
+        "peak_min": (peak_index + 1) * dt_s / 60.0,
+        "fade_min": math.inf if fade is None else (peak_index + fade + 1) * dt_s / 60.0,
+        "peak": peak,
+        "peak_over_compression": peak / during if during > 0 else math.inf,
+        "abeta_half_min": _minutes(_first(beta >= NUMB), dt_s),
+        "abeta_95_min": _minutes(_first(beta >= 0.95), dt_s),
+        "recovery_half_time_min": _minutes(half, dt_s),
+    }
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("p1_min_abeta", "P1", "30 mmHg, 180 min: lowest A-beta conduction", 0.7, 1.0,
+           "Lundborg 1982; J Orthop Res 1993"),
+    Target("p2_40_min_conduction", "P2", "40 mmHg, 240 min: lowest A-beta or A-alpha conduction "
+           "(no complete block)", BLOCK, 1.0, "Gelberman et al. 1983"),
+    Target("p2_50_block_min", "P2", "50 mmHg, 240 min: minutes to complete sensory and motor "
+           "block (the later of the two)", 0.0, 240.0, "Gelberman et al. 1983"),
+    Target("p3_numb_min", "P3", "no flow: minutes to numb (A-beta < 0.5)", 8.0, 14.0,
+           "Lindstrom 1997"),
+    Target("p3_sensory_block_min", "P3", "no flow: minutes to complete sensory block", 22.0, 38.0,
+           "Hofmeijer et al. 2013"),
+    Target("p3_motor_block_min", "P3", "no flow: minutes to motor block", 36.0, 56.0,
+           "Hofmeijer et al. 2013"),
+    Target("p4_max_deviation", "P4", "150, 200, 300 mmHg: largest relative deviation of the P3 "
+           "times", 0.0, 0.10, "Lewis 1931; tourniquet literature"),
+    Target("p5_beta_before_alpha", "P5", "every blocking run: A-beta numb and blocked before "
+           "A-alpha (1 = always)", 1.0, 1.0, "Gasser & Erlanger; Hofmeijer 2013"),
+    Target("p5_min_c_at_motor_block", "P5", "every blocking run: lowest C conduction at motor "
+           "block", 0.5, 1.0, "J Physiol Sci 2008"),
+    Target("p6_onset_s", "P6", "25 min no flow, release: seconds to pins and needles onset "
+           "(A-beta ectopic above 10% of its peak)", 10.0, 120.0, "Reid 1931; Han 2008"),
+    Target("p6_peak_min", "P6", "minutes from release to the pins-and-needles peak", 0.0, 3.0,
+           "Reid 1931; Han 2008"),
+    Target("p6_fade_min", "P6", "minutes from release until below 10% of the peak", 5.0, 15.0,
+           "Reid 1931; Han 2008"),
+    Target("p6_peak_over_compression", "P6", "peak over the highest ectopic level during the "
+           "compression", 2.0, math.inf, "Reid 1931"),
+    Target("p6_abeta_half_min", "P6", "minutes from release until A-beta conduction >= 0.5",
+           0.0, 2.0, "Lindstrom 1997"),
+    Target("p6_abeta_95_min", "P6", "minutes from release until A-beta conduction >= 0.95",
+           0.0, 7.0, "Lindstrom 1997"),
+    Target("p7_numb_min", "P7", "diabetic, no flow: minutes to numb", 18.0, 26.0,
+           "Lindstrom, Lindblom & Brismar 1997"),
+    Target("p7_half_time_min", "P7", "diabetic, 30 min no flow, release: recovery half-time "
+           "(minutes to regain half the lost A-beta conduction)", 3.5, 6.5,
+           "Lindstrom, Lindblom & Brismar 1997"),
+    Target("p7_half_time_ratio", "P7", "diabetic over healthy recovery half-time", 3.0, 5.0,
+           "Lindstrom, Lindblom & Brismar 1997"),
+    Target("seed_release_onset_s", "seed", "10 min no flow, release: seconds to pins and needles",
+           0.0, 60.0, "seed article 002: pins and needles within the first minute"),
+    Target("seed_normal_min", "seed", "10 min no flow, release: minutes until A-beta >= 0.95",
+           0.0, 5.0, "seed article 002: normal sensation within 2-5 min"),
+)
+
+
+def measure(run: Runner = public_runner, dt_s: float = 2.0) -> dict[str, float]:
+    """Every target's measured value, by key."""
+    values: dict[str, float] = {}
+    conduction, _ = run(_hold(30.0, 180, dt_s), dt_s, HEALTHY)
+    values["p1_min_abeta"] = float(conduction[:, A_BETA].min())
+    conduction, _ = run(_hold(40.0, 240, dt_s), dt_s, HEALTHY)
+    values["p2_40_min_conduction"] = float(conduction[:, [A_ALPHA, A_BETA]].min())
+    conduction, _ = run(_hold(50.0, 240, dt_s), dt_s, HEALTHY)
+    times = block_times(conduction, dt_s)
+    values["p2_50_block_min"] = max(times["sensory_block"], times["motor_block"])
+
+    no_flow = {}
+    for pressure in (NO_FLOW_MMHG, 150.0, 200.0, 300.0):
+        conduction, _ = run(_hold(pressure, 60, dt_s), dt_s, HEALTHY)
+        no_flow[pressure] = block_times(conduction, dt_s)
+    reference = no_flow[NO_FLOW_MMHG]
+    values["p3_numb_min"] = reference["numb"]
+    values["p3_sensory_block_min"] = reference["sensory_block"]
+    values["p3_motor_block_min"] = reference["motor_block"]
+    values["p4_max_deviation"] = max(
+        abs(times[key] - reference[key]) / reference[key]
+        for pressure, times in no_flow.items() for key in reference)
+
+    ordered, lowest_c = 1.0, 1.0
+    for profile in (HEALTHY, DIABETIC, HYPERTENSIVE, HYPOTENSIVE):
+        for pressure, minutes in ((NO_FLOW_MMHG, 90), (60.0, 240)):
+            conduction, _ = run(_hold(pressure, minutes, dt_s), dt_s, profile)
+            beta_numb = _first(conduction[:, A_BETA] < NUMB)
+            alpha_numb = _first(conduction[:, A_ALPHA] < NUMB)
+            motor = _first(conduction[:, A_ALPHA] < BLOCK)
+            if beta_numb is None:
+                continue
+            if alpha_numb is not None and alpha_numb <= beta_numb:
+                ordered = 0.0
+            times = block_times(conduction, dt_s)
+            if times["motor_block"] <= times["sensory_block"] and math.isfinite(
+                    times["motor_block"]):
+                ordered = 0.0
+            if motor is not None:
+                lowest_c = min(lowest_c, float(conduction[motor, C_FIBRE]))
+    values["p5_beta_before_alpha"] = ordered
+    values["p5_min_c_at_motor_block"] = lowest_c
+
+    pressure = np.concatenate([_hold(NO_FLOW_MMHG, 25, dt_s), _hold(0.0, 30, dt_s)])
+    conduction, ectopic = run(pressure, dt_s, HEALTHY)
+    release = release_response(conduction, ectopic, int(round(25 * 60 / dt_s)), dt_s)
+    for key in ("onset_s", "peak_min", "fade_min", "peak_over_compression", "abeta_half_min",
+                "abeta_95_min"):
+        values[f"p6_{key}"] = release[key]
+
+    conduction, _ = run(_hold(NO_FLOW_MMHG, 60, dt_s), dt_s, DIABETIC)
+    values["p7_numb_min"] = block_times(conduction, dt_s)["numb"]
+    half_times = {}
+    for profile in (DIABETIC, HEALTHY):
+        pressure = np.concatenate([_hold(NO_FLOW_MMHG, 30, dt_s), _hold(0.0, 40, dt_s)])
+        conduction, ectopic = run(pressure, dt_s, profile)
+        half_times[profile] = release_response(conduction, ectopic, int(round(30 * 60 / dt_s)),
+                                               dt_s)["recovery_half_time_min"]
+    values["p7_half_time_min"] = half_times[DIABETIC]
+    values["p7_half_time_ratio"] = half_times[DIABETIC] / half_times[HEALTHY]
+
+    pressure = np.concatenate([_hold(NO_FLOW_MMHG, 10, dt_s), _hold(0.0, 15, dt_s)])
+    conduction, ectopic = run(pressure, dt_s, HEALTHY)
+    release = release_response(conduction, ectopic, int(round(10 * 60 / dt_s)), dt_s)
+    values["seed_release_onset_s"] = release["onset_s"]
+    values["seed_normal_min"] = release["abeta_95_min"]
+    return values
+
+
+def report(values: dict[str, float]) -> str:
+    """The targets as a markdown table with the model's values beside them."""
+    lines = ["| # | what | target | model | |", "|---|---|---|---|---|"]
+    for target in TARGETS:
+        value = values[target.key]
+        high = "" if math.isinf(target.high) else f"{target.high:g}"
+        wanted = (f"{target.low:g}" if target.low == target.high
+                  else f">= {target.low:g}" if not high else f"{target.low:g} - {high}")
+        lines.append(f"| {target.target} | {target.what} | {wanted} | {value:.3g} | "
+                     f"{'ok' if target.holds(value) else 'MISS'} |")
+    return "\n".join(lines)
