@@ -23,7 +23,7 @@ from edge.model.driver import run_kernel, settle
 from edge.model.params import PER_FIBRE, SHARED, Profile, kernel_parameters
 from edge.model.validation import TARGETS, measure, report
 
-SHARED_FREE = ["perfusion_half_of_map", "perfusion_hill", "flow_time_constant_s",
+SHARED_FREE = ["perfusion_half_of_map", "perfusion_hill", "flow_reopen_s",
                "atp_supply_per_min", "atp_use_half",
                "pump_half_atp", "depolarise_per_min", "repolarise_per_min",
                "sodium_load_per_min", "sodium_clear_per_min", "diabetic_use_factor",

@@ -63,10 +63,14 @@ def run_kernel(params: KernelParameters, pressure: np.ndarray, dt_s: float, stat
     """
     conduction = np.empty((*pressure.shape, len(FIBERS)))
     ectopic = np.empty_like(conduction)
+    # The kernel keeps fibre-major (4, S) state so that sites vectorise.
+    energy, depol, sodium = (np.ascontiguousarray(a.T) for a in
+                             (state.energy, state.depolarisation, state.sodium))
     kernels.simulate_kernel(np.ascontiguousarray(pressure, dtype=np.float64), float(dt_s),
                             params.shared, params.atp_use, params.block, params.ectopic_gain,
-                            params.tingle_gain, params.conduction_hill, state.flow, state.energy,
-                            state.depolarisation, state.sodium, conduction, ectopic)
+                            params.tingle_gain, params.conduction_hill, state.flow, energy,
+                            depol, sodium, conduction, ectopic)
+    state.energy[:], state.depolarisation[:], state.sodium[:] = energy.T, depol.T, sodium.T
     return conduction, ectopic
 
 

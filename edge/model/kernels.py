@@ -8,6 +8,7 @@ depolarisation and N the intra-axonal sodium load (docs/model.md):
 
     q = 1 / (1 + (P / P_half)^n_q)                    perfusion the pressure allows
     dF/dt = (q - F) / tau_F                            flow F follows it in seconds
+                                                       (tau_F: closing if q < F, else reopening)
     dE/dt = k_s F (1 - E) / ((1 - E) + K_adp)  -  u_f E / (E + K_use)
     J = E^2 (1 + K_J^2) / (E^2 + K_J^2)
     dD/dt = k_d (1 - J) (1 - D)  -  k_r J D
@@ -30,7 +31,8 @@ import numpy as np
 
 from edge.model.params import (
     K_ADP,
-    K_FLOW_TAU,
+    K_FLOW_CLOSE,
+    K_FLOW_OPEN,
     K_DEPOL,
     K_NA_CLEAR,
     K_NA_LOAD,
@@ -43,7 +45,9 @@ from edge.model.params import (
 )
 
 MAX_SUBSTEP_S = 2.0
-JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+# fastmath without the no-NaN/no-inf assumptions: the numbness search returns inf.
+JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False,
+               "fastmath": {"nsz", "arcp", "contract", "afn", "reassoc"}}
 jit = numba.njit(**JIT_OPTIONS)
 
 
@@ -61,8 +65,9 @@ def perfusion(pressure_mmHg: float, shared: np.ndarray) -> float:
 
 @jit
 def advance_flow(flow: float, q: float, h: float, shared: np.ndarray) -> float:
-    """Blood flow relaxing towards what the pressure allows (vessels close and reopen)."""
-    rate = h / shared[K_FLOW_TAU]
+    """Blood flow relaxing towards what the pressure allows: vessels close within seconds,
+    and reopen more slowly."""
+    rate = h / (shared[K_FLOW_OPEN] if q > flow else shared[K_FLOW_CLOSE])
     return (flow + rate * q) / (1.0 + rate)
 
 
@@ -109,28 +114,46 @@ def simulate_kernel(pressure: np.ndarray, dt_s: float, shared: np.ndarray, atp_u
                     hill: int, flow: np.ndarray, energy: np.ndarray, depol: np.ndarray,
                     sodium: np.ndarray, conduction_out: np.ndarray,
                     ectopic_out: np.ndarray) -> None:
-    """Advance the state (flow (S,), the rest (S, 4)) through pressure (T, S); write
-    conduction and ectopic (T, S, 4)."""
+    """Advance the state (flow (S,); energy, depolarisation, sodium (4, S), fibre-major)
+    through pressure (T, S); write conduction and ectopic (T, S, 4).
+
+    Sites are the innermost loop, so the compiler can run several sites at once (SIMD);
+    perfusion is recomputed only when a site's pressure changes."""
     n_steps, n_sites = pressure.shape
     n_sub = substeps(dt_s)
     h = dt_s / n_sub
+    q = np.empty(n_sites)
+    last_pressure = np.full(n_sites, -1.0)
+    blood = np.empty((n_sub, n_sites))
+    pump = np.empty(n_sites)
     for t in range(n_steps):
         for s in range(n_sites):
-            q = perfusion(pressure[t, s], shared)
-            f_start = flow[s]
-            for f in range(4):
-                e, d, n = energy[s, f], depol[s, f], sodium[s, f]
-                pump = 1.0
-                blood = f_start
-                for _ in range(n_sub):
-                    blood = advance_flow(blood, q, h, shared)
-                    e, d, n, pump = advance(blood, h, e, d, n, atp_use[f], shared)
-                energy[s, f], depol[s, f], sodium[s, f] = e, d, n
-                flow[s] = blood
-                c = conduction_of(d, block[f], hill)
+            if pressure[t, s] != last_pressure[s]:
+                last_pressure[s] = pressure[t, s]
+                q[s] = perfusion(pressure[t, s], shared)
+        for k in range(n_sub):
+            for s in range(n_sites):
+                flow[s] = advance_flow(flow[s], q[s], h, shared)
+                blood[k, s] = flow[s]
+        for f in range(4):
+            use_f, block_f = atp_use[f], block[f]
+            gain_f, tingle_f = ectopic_gain[f], tingle_gain[f]
+            for k in range(n_sub):
+                for s in range(n_sites):
+                    energy[f, s], depol[f, s], sodium[f, s], pump[s] = advance(
+                        blood[k, s], h, energy[f, s], depol[f, s], sodium[f, s], use_f, shared)
+            for s in range(n_sites):
+                c = conduction_of(depol[f, s], block_f, hill)
                 conduction_out[t, s, f] = c
-                ectopic_out[t, s, f] = ectopic_of(d, n, pump, c, block[f], ectopic_gain[f],
-                                                  tingle_gain[f])
+                ectopic_out[t, s, f] = ectopic_of(depol[f, s], sodium[f, s], pump[s], c,
+                                                  block_f, gain_f, tingle_f)
+
+
+@jit
+def depolarisation_target(pump: float, shared: np.ndarray) -> float:
+    """Where depolarisation heads at this pump activity (its equation's fixed point)."""
+    gain = shared[K_DEPOL] * (1.0 - pump)
+    return gain / (gain + shared[K_REPOL] * pump)
 
 
 @jit
@@ -140,8 +163,10 @@ def numbness_kernel(pressure: np.ndarray, step_s: float, horizon_s: float, share
     """Seconds until one fibre class's conduction falls below 0.5 (depolarisation above its
     block level) at constant pressure (S,), from the state (S,); inf when not within horizon.
 
-    The crossing is interpolated linearly within the step; a state that stops changing
-    below the block level ends the search early (it will never block)."""
+    The crossing is interpolated linearly within the step. The search stops early, exactly,
+    once the nerve can no longer block: flow no longer falling and ATP no longer falling
+    mean pump activity only rises, so depolarisation stays below the larger of where it is
+    and where the pump now drives it; if both are below the block level, it never blocks."""
     n_steps = int(math.ceil(horizon_s / step_s - 1e-9))
     for s in range(pressure.shape[0]):
         blood, e, d, n = flow[s], energy[s], depol[s], sodium[s]
@@ -151,13 +176,14 @@ def numbness_kernel(pressure: np.ndarray, step_s: float, horizon_s: float, share
             continue
         q = perfusion(pressure[s], shared)
         for k in range(n_steps):
-            blood = advance_flow(blood, q, step_s, shared)
-            e_next, d_next, n, _ = advance(blood, step_s, e, d, n, atp_use, shared)
+            blood_next = advance_flow(blood, q, step_s, shared)
+            e_next, d_next, n, pump = advance(blood_next, step_s, e, d, n, atp_use, shared)
             if d_next >= block:
                 t = k * step_s + step_s * (block - d) / (d_next - d)
                 if t <= horizon_s:
                     out[s] = t
                 break
-            if abs(d_next - d) < 1e-13 and abs(e_next - e) < 1e-13:
+            if (blood_next >= blood and e_next >= e
+                    and depolarisation_target(pump, shared) < block):
                 break
-            e, d = e_next, d_next
+            blood, e, d = blood_next, e_next, d_next

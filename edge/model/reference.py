@@ -12,7 +12,8 @@ import numpy as np
 
 from edge.model.params import (
     K_ADP,
-    K_FLOW_TAU,
+    K_FLOW_CLOSE,
+    K_FLOW_OPEN,
     K_DEPOL,
     K_NA_CLEAR,
     K_NA_LOAD,
@@ -32,7 +33,7 @@ def perfusion(pressure_mmHg: np.ndarray, shared: np.ndarray) -> np.ndarray:
 
 
 def advance_flow(flow, q, h, shared):
-    rate = h / shared[K_FLOW_TAU]
+    rate = h / np.where(q > flow, shared[K_FLOW_OPEN], shared[K_FLOW_CLOSE])
     return (flow + rate * q) / (1.0 + rate)
 
 

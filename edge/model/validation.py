@@ -77,13 +77,18 @@ def release_response(conduction: np.ndarray, ectopic: np.ndarray, release: int, 
     peak_index = int(np.argmax(after))
     peak = float(after[peak_index])
     onset = _first(after > 0.1 * peak)
+    if onset:  # interpolate the crossing between steps: the fit needs a smooth measure
+        below, above = after[onset - 1], after[onset]
+        onset_s = (onset - 1 + (0.1 * peak - below) / (above - below)) * dt_s + dt_s
+    else:
+        onset_s = math.inf if onset is None else 0.0
     fade = _first(after[peak_index:] < 0.1 * peak)
     beta = conduction[release:, A_BETA]
     nadir = float(conduction[release - 1, A_BETA])
     half = _first(beta >= nadir + (1.0 - nadir) / 2)
     during = float(ectopic[:release, A_BETA].max()) if release else 0.0
     return {
-        "onset_s": math.inf if onset is None else onset * dt_s,
+        "onset_s": onset_s,
         "peak_min": (peak_index + 1) * dt_s / 60.0,
         "fade_min": math.inf if fade is None else (peak_index + fade + 1) * dt_s / 60.0,
         "peak": peak,
