@@ -21,8 +21,8 @@ def test_profile_defaults_and_validation():
                                                                                  False)
     with pytest.raises(AttributeError):
         profile.diabetic = True  # type: ignore[misc]
-    for bad in [dict(systolic_mmHg=70.0, diastolic_mmHg=80.0), dict(diastolic_mmHg=float("nan")),
-                dict(diabetic=1), dict(systolic_mmHg="120")]:
+    for bad in [{"systolic_mmHg": 70.0, "diastolic_mmHg": 80.0}, {"diastolic_mmHg": float("nan")},
+                {"diabetic": 1}, {"systolic_mmHg": "120"}]:
         with pytest.raises(ValueError):
             Profile(**bad)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.model import Profile, simulate
-from edge.model import reference
+from edge.model import Profile, reference, simulate
 from edge.model.driver import _parameters
 from edge.model.kernels import MAX_SUBSTEP_S
 

@@ -16,7 +16,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR",
                       str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                           / "legwake" / "numba"))
 
-from edge.model.driver import (  # noqa: E402
+from edge.model.driver import (
     NerveState,
     SimulationResult,
     rest_state,
@@ -24,7 +24,7 @@ from edge.model.driver import (  # noqa: E402
     time_to_numbness,
     warmup,
 )
-from edge.model.params import FIBERS, Profile  # noqa: E402
+from edge.model.params import FIBERS, Profile
 
 __all__ = ["FIBERS", "NerveState", "Profile", "SimulationResult", "rest_state", "simulate",
            "time_to_numbness", "warmup"]

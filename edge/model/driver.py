@@ -21,6 +21,7 @@ MAX_DT_S = 10.0
 NUMBNESS_STEP_S = 1.0
 NUMB_CONDUCTION = 0.5
 _REST_SETTLE_S = 6 * 3600.0
+DEFAULT_PROFILE = Profile()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def _rest(profile: Profile) -> NerveState:
     return settle(_parameters(profile))
 
 
-def rest_state(sites: int = 1, profile: Profile = Profile()) -> NerveState:
+def rest_state(sites: int = 1, profile: Profile = DEFAULT_PROFILE) -> NerveState:
     """A fresh, uncompressed nerve at every site."""
     rest = _rest(profile)
     return NerveState(np.tile(rest.flow, sites), np.tile(rest.energy, (sites, 1)),
@@ -95,7 +96,9 @@ def rest_state(sites: int = 1, profile: Profile = Profile()) -> NerveState:
 
 def _check_profile(profile: Profile) -> None:
     if not isinstance(profile, Profile):
-        raise ValueError(f"profile must be an edge.model.Profile, got {type(profile).__name__}")
+        # The API promises ValueError for every bad input, a wrong type included.
+        raise ValueError(  # noqa: TRY004
+            f"profile must be an edge.model.Profile, got {type(profile).__name__}")
 
 
 def _check_pressure(values: np.ndarray, what: str) -> None:
@@ -109,7 +112,7 @@ def _state_for(state: NerveState | None, sites: int, profile: Profile) -> NerveS
     if state is None:
         return rest_state(sites, profile)
     if not isinstance(state, NerveState):
-        raise ValueError(f"state must be a NerveState (a result's final_state), "
+        raise ValueError(f"state must be a NerveState (a result's final_state), "  # noqa: TRY004
                          f"got {type(state).__name__}")
     for name, shape in (("flow", (sites,)), ("energy", (sites, len(FIBERS))),
                         ("depolarisation", (sites, len(FIBERS))),
@@ -122,7 +125,8 @@ def _state_for(state: NerveState | None, sites: int, profile: Profile) -> NerveS
 
 
 def simulate(pressure_mmHg: np.ndarray | list[float], dt_s: float = 1.0,
-             profile: Profile = Profile(), state: NerveState | None = None) -> SimulationResult:
+             profile: Profile = DEFAULT_PROFILE,
+             state: NerveState | None = None) -> SimulationResult:
     """Advance the nerves through nerve (tissue) pressure, one value per step of dt_s.
 
     `pressure_mmHg` is (T,) for one site or (T, S) for S sites. Conduction and ectopic
@@ -150,7 +154,7 @@ def simulate(pressure_mmHg: np.ndarray | list[float], dt_s: float = 1.0,
     return SimulationResult(t_s, conduction, ectopic, current)
 
 
-def time_to_numbness(pressure_mmHg: float | np.ndarray, profile: Profile = Profile(),
+def time_to_numbness(pressure_mmHg: float | np.ndarray, profile: Profile = DEFAULT_PROFILE,
                      state: NerveState | None = None, horizon_s: float = 3600.0
                      ) -> float | np.ndarray:
     """Seconds until A-beta conduction first falls below 0.5 with the pressure held constant.

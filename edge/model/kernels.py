@@ -31,9 +31,9 @@ import numpy as np
 
 from edge.model.params import (
     K_ADP,
+    K_DEPOL,
     K_FLOW_CLOSE,
     K_FLOW_OPEN,
-    K_DEPOL,
     K_NA_CLEAR,
     K_NA_LOAD,
     K_PUMP_HALF,
@@ -53,7 +53,7 @@ jit = numba.njit(**JIT_OPTIONS)
 
 @jit
 def substeps(dt_s: float) -> int:
-    return max(1, int(math.ceil(dt_s / MAX_SUBSTEP_S - 1e-9)))
+    return max(1, math.ceil(dt_s / MAX_SUBSTEP_S - 1e-9))
 
 
 @jit
@@ -167,7 +167,7 @@ def numbness_kernel(pressure: np.ndarray, step_s: float, horizon_s: float, share
     once the nerve can no longer block: flow no longer falling and ATP no longer falling
     mean pump activity only rises, so depolarisation stays below the larger of where it is
     and where the pump now drives it; if both are below the block level, it never blocks."""
-    n_steps = int(math.ceil(horizon_s / step_s - 1e-9))
+    n_steps = math.ceil(horizon_s / step_s - 1e-9)
     for s in range(pressure.shape[0]):
         blood, e, d, n = flow[s], energy[s], depol[s], sodium[s]
         out[s] = math.inf

@@ -30,78 +30,79 @@ class Parameter:
 # Shared by every fibre class. Rates are per minute here and converted to per second below.
 SHARED: dict[str, Parameter] = {
     "perfusion_half_of_map": Parameter(
-        0.3319, "x MAP", "nerve pressure that halves perfusion, as a fraction of mean arterial "
+        0.3386, "x MAP", "nerve pressure that halves perfusion, as a fraction of mean arterial "
         "pressure (so blood pressure moves the whole curve)",
         "fitted to P1, P2; with it, at 120/80 supply falls short of demand (function is lost) "
         "about 45 mmHg below MAP, ~30 below diastolic (Szabo/Gelberman group, "
         "J Orthop Res 1983)"),
     "perfusion_hill": Parameter(
-        11.09, "-", "steepness of perfusion loss with tissue pressure (Hill exponent)",
+        11.5, "-", "steepness of perfusion loss with tissue pressure (Hill exponent)",
         "fitted to P1, P2; consistent with flow stopping at 60-80 mmHg (Rydevik 1981)"),
     "flow_close_s": Parameter(
         2.0, "s", "time for the nerve's blood flow to fall when pressure rises",
         "thin-walled vasa nervorum collapse within seconds of compression (seed article 002, "
         "step 1; Rydevik 1981); not fitted"),
     "flow_reopen_s": Parameter(
-        33.15, "s", "time for the nerve's blood flow to return when pressure falls",
+        22.37, "s", "time for the nerve's blood flow to return when pressure falls",
         "fitted to P6 (pins and needles start 10 s - 2 min after release) and the seed's "
         "timeline (tingling 10-20 s after release)"),
     "atp_supply_per_min": Parameter(
-        2.148, "1/min", "ATP resynthesis capacity at full perfusion",
+        2.353, "1/min", "ATP resynthesis capacity at full perfusion",
         "fitted to P6 (recovery after release)"),
     "atp_adp_half": Parameter(
         0.02, "-", "ADP half-saturation of resynthesis (keeps ATP near 1 at rest)",
         "fitted to P1 and the rest state"),
     "atp_use_half": Parameter(
-        0.04056, "-", "ATP half-saturation of consumption",
+        0.0204, "-", "ATP half-saturation of consumption",
         "fitted to P3"),
     "pump_half_atp": Parameter(
-        0.2402, "-", "ATP at which the Na/K pump runs at half its resting rate",
+        0.27, "-", "ATP at which the Na/K pump runs at half its resting rate",
         "fitted to P3"),
     "depolarise_per_min": Parameter(
-        0.04899, "1/min", "depolarisation rate with the pump stopped (Na in, K out)",
+        0.05211, "1/min", "depolarisation rate with the pump stopped (Na in, K out)",
         "fitted to P3"),
     "repolarise_per_min": Parameter(
-        0.4822, "1/min", "repolarisation rate with the pump running",
+        0.9103, "1/min", "repolarisation rate with the pump running",
         "fitted to P6 (A-beta back to 0.5 within 2 min, 0.95 by 7 min)"),
     "sodium_load_per_min": Parameter(
-        0.1033, "1/min", "intra-axonal sodium loading with the pump stopped",
+        0.128, "1/min", "intra-axonal sodium loading with the pump stopped",
         "fitted to P6"),
     "sodium_clear_per_min": Parameter(
-        0.4233, "1/min", "sodium extrusion with the pump running",
+        0.5095, "1/min", "sodium extrusion with the pump running",
         "fitted to P6 (pins and needles fade by 10 +/- 5 min)"),
     "conduction_hill": Parameter(
         4.0, "-", "steepness of conduction block with depolarisation (integer Hill exponent)",
         "fitted to P3 (numb 11 min, complete sensory block 30 min)"),
     "diabetic_use_factor": Parameter(
-        0.4589, "x", "ATP use of a diabetic nerve relative to a healthy one",
+        0.3383, "x", "ATP use of a diabetic nerve relative to a healthy one",
         "fitted to P7 (numb at 22 +/- 4 min: resistance to ischaemic conduction failure, "
         "Lindstrom, Lindblom & Brismar 1997)"),
     "diabetic_recovery_factor": Parameter(
-        0.2693, "x", "repolarisation and resynthesis of a diabetic nerve relative to a healthy one",
+        0.2245, "x", "reperfusion, ATP resynthesis, repolarisation and sodium clearance of a "
+        "diabetic nerve relative to a healthy one",
         "fitted to P7 (recovery half-time 5 +/- 1.5 min after 30 min)"),
 }
 
 # Per fibre class, in FIBERS order.
 PER_FIBRE: dict[str, tuple[Parameter, ...]] = {
     "atp_use_per_min": tuple(Parameter(v, "1/min", "ATP use at rest", s) for v, s in (
-        (0.164, "fitted to P3 (motor block 46 min)"),
-        (0.1595, "fitted to P3 (numb 11 min): large sensory fibres fail first (Lewis 1931)"),
-        (0.114, "fitted to P5"),
-        (0.03593, "fitted to P5: C fibres still conduct after motor block (J Physiol Sci 2008)"))),
+        (0.1463, "fitted to P3 (motor block 46 min)"),
+        (0.1768, "fitted to P3 (numb 11 min): large sensory fibres fail first (Lewis 1931)"),
+        (0.0808, "fitted to P5"),
+        (0.0351, "fitted to P5: C fibres still conduct after motor block (J Physiol Sci 2008)"))),
     "block_depolarisation": tuple(Parameter(v, "-", "depolarisation halving conduction", s)
-                                  for v, s in ((0.418, "fitted to P3, P5"),
-                                               (0.3212, "fitted to P3"),
-                                               (0.536, "fitted to P5"),
-                                               (0.8483, "fitted to P5"))),
+                                  for v, s in ((0.419, "fitted to P3, P5"),
+                                               (0.3393, "fitted to P3"),
+                                               (0.5201, "fitted to P5"),
+                                               (0.8337, "fitted to P5"))),
     "ectopic_gain": tuple(Parameter(v, "-", "post-ischaemic ectopic drive per sodium load", s)
-                          for v, s in ((7.153, "fitted to P6"), (9.537, "fitted to P6"),
-                                       (7.153, "fitted to P6"), (4.768, "fitted to P6"))),
+                          for v, s in ((8.789, "fitted to P6"), (11.72, "fitted to P6"),
+                                       (8.789, "fitted to P6"), (5.858, "fitted to P6"))),
     "tingle_gain": tuple(Parameter(v, "-", "ectopic drive in the early-depolarisation band", s)
-                         for v, s in ((0.1249, "fitted to P6 (peak at least twice any level "
-                                             "during compression)"),
-                                      (0.1871, "fitted to P6"), (0.1249, "fitted to P6"),
-                                      (0.06239, "fitted to P6"))),
+                         for v, s in ((0.1099, ("fitted to P6 (peak at least twice any level "
+                                             "during compression)")),
+                                      (0.1646, "fitted to P6"), (0.1099, "fitted to P6"),
+                                      (0.05489, "fitted to P6"))),
 }
 
 
@@ -167,7 +168,7 @@ def kernel_parameters(profile: Profile,
     shared[P_HALF] = profile.mean_arterial_mmHg * float(values["perfusion_half_of_map"])
     shared[P_HILL] = float(values["perfusion_hill"])
     shared[K_FLOW_CLOSE] = float(values["flow_close_s"])
-    shared[K_FLOW_OPEN] = float(values["flow_reopen_s"])
+    shared[K_FLOW_OPEN] = float(values["flow_reopen_s"]) / recovery_factor
     shared[K_SUPPLY] = float(values["atp_supply_per_min"]) * per_s * recovery_factor
     shared[K_ADP] = float(values["atp_adp_half"])
     shared[K_USE_HALF] = float(values["atp_use_half"])
@@ -186,5 +187,5 @@ def kernel_parameters(profile: Profile,
         block=fibre("block_depolarisation"),
         ectopic_gain=fibre("ectopic_gain"),
         tingle_gain=fibre("tingle_gain"),
-        conduction_hill=int(round(float(values["conduction_hill"]))),
+        conduction_hill=round(float(values["conduction_hill"])),
     )

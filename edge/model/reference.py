@@ -12,9 +12,9 @@ import numpy as np
 
 from edge.model.params import (
     K_ADP,
+    K_DEPOL,
     K_FLOW_CLOSE,
     K_FLOW_OPEN,
-    K_DEPOL,
     K_NA_CLEAR,
     K_NA_LOAD,
     K_PUMP_HALF,

@@ -60,7 +60,19 @@ def _first(mask: np.ndarray) -> int | None:
 
 
 def _hold(pressure: float, minutes: float, dt_s: float) -> np.ndarray:
-    return np.full(int(round(minutes * 60 / dt_s)), pressure)
+    return np.full(round(minutes * 60 / dt_s), pressure)
+
+
+def _crossing_minutes(series: np.ndarray, index: int | None, level: float, before_start: float,
+                      dt_s: float) -> float:
+    """Minutes until `series` (one value per step, the first at dt) crosses `level`,
+    interpolated between steps so that calibration sees a smooth measure."""
+    if index is None:
+        return math.inf
+    before = series[index - 1] if index else before_start
+    step = series[index] - before
+    fraction = (level - before) / step if step else 1.0
+    return (index + fraction) * dt_s / 60.0
 
 
 def block_times(conduction: np.ndarray, dt_s: float) -> dict[str, float]:
@@ -85,7 +97,8 @@ def release_response(conduction: np.ndarray, ectopic: np.ndarray, release: int, 
     fade = _first(after[peak_index:] < 0.1 * peak)
     beta = conduction[release:, A_BETA]
     nadir = float(conduction[release - 1, A_BETA])
-    half = _first(beta >= nadir + (1.0 - nadir) / 2)
+    half_level = nadir + (1.0 - nadir) / 2
+    half = _first(beta >= half_level)
     during = float(ectopic[:release, A_BETA].max()) if release else 0.0
     return {
         "onset_s": onset_s,
@@ -95,7 +108,7 @@ def release_response(conduction: np.ndarray, ectopic: np.ndarray, release: int, 
         "peak_over_compression": peak / during if during > 0 else math.inf,
         "abeta_half_min": _minutes(_first(beta >= NUMB), dt_s),
         "abeta_95_min": _minutes(_first(beta >= 0.95), dt_s),
-        "recovery_half_time_min": _minutes(half, dt_s),
+        "recovery_half_time_min": _crossing_minutes(beta, half, half_level, nadir, dt_s),
     }
 
 
@@ -189,7 +202,7 @@ def measure(run: Runner = public_runner, dt_s: float = 2.0) -> dict[str, float]:
 
     pressure = np.concatenate([_hold(NO_FLOW_MMHG, 25, dt_s), _hold(0.0, 30, dt_s)])
     conduction, ectopic = run(pressure, dt_s, HEALTHY)
-    release = release_response(conduction, ectopic, int(round(25 * 60 / dt_s)), dt_s)
+    release = release_response(conduction, ectopic, round(25 * 60 / dt_s), dt_s)
     for key in ("onset_s", "peak_min", "fade_min", "peak_over_compression", "abeta_half_min",
                 "abeta_95_min"):
         values[f"p6_{key}"] = release[key]
@@ -200,14 +213,14 @@ def measure(run: Runner = public_runner, dt_s: float = 2.0) -> dict[str, float]:
     for profile in (DIABETIC, HEALTHY):
         pressure = np.concatenate([_hold(NO_FLOW_MMHG, 30, dt_s), _hold(0.0, 40, dt_s)])
         conduction, ectopic = run(pressure, dt_s, profile)
-        half_times[profile] = release_response(conduction, ectopic, int(round(30 * 60 / dt_s)),
+        half_times[profile] = release_response(conduction, ectopic, round(30 * 60 / dt_s),
                                                dt_s)["recovery_half_time_min"]
     values["p7_half_time_min"] = half_times[DIABETIC]
     values["p7_half_time_ratio"] = half_times[DIABETIC] / half_times[HEALTHY]
 
     pressure = np.concatenate([_hold(NO_FLOW_MMHG, 10, dt_s), _hold(0.0, 15, dt_s)])
     conduction, ectopic = run(pressure, dt_s, HEALTHY)
-    release = release_response(conduction, ectopic, int(round(10 * 60 / dt_s)), dt_s)
+    release = release_response(conduction, ectopic, round(10 * 60 / dt_s), dt_s)
     values["seed_release_onset_s"] = release["onset_s"]
     values["seed_normal_min"] = release["abeta_95_min"]
     return values
