@@ -17,6 +17,23 @@ def main() -> None:
     """legwake: posture-break nudges before a leg falls asleep."""
 
 
+def _load_config(path: str | None):
+    """The configuration, or every error on stderr and exit 2 (as check-config does)."""
+    from edge.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        for problem in error.errors:
+            click.echo(problem, err=True)
+        raise SystemExit(2) from None
+
+
+config_option = click.option(
+    "--config", "config_path", metavar="PATH", default=None,
+    help="Configuration file (default: $LEGWAKE_CONFIG, else ./config.toml, else defaults).")
+
+
 @main.command("check-config")
 @click.argument("path", required=False)
 def check_config(path: str | None) -> None:
@@ -25,36 +42,46 @@ def check_config(path: str | None) -> None:
     PATH defaults to $LEGWAKE_CONFIG, else ./config.toml, else the built-in defaults.
     Secrets print as "***". On errors, prints each one to stderr and exits 2.
     """
-    from edge.config import ConfigError, config_to_toml, load_config
+    from edge.config import config_to_toml
 
-    try:
-        cfg = load_config(path)
-    except ConfigError as error:
-        for problem in error.errors:
-            click.echo(problem, err=True)
-        raise SystemExit(2) from None
-    click.echo(config_to_toml(cfg, redact=True), nl=False)
+    click.echo(config_to_toml(_load_config(path), redact=True), nl=False)
 
 
 @main.command()
 @click.argument("trace", type=click.Path(dir_okay=False))
+@config_option
 @click.option("--stats", "show_stats", is_flag=True,
-              help="Decode the whole trace and print one JSON object of per-source counters.")
-def replay(trace: str, show_stats: bool) -> None:
-    """Run a recorded TRACE through the decoders, as fast as possible."""
-    from edge.sources.replay import trace_stats
+              help="Print one JSON object of per-source decoder counters at the end.")
+@click.option("--events", "events_out", metavar="OUT", default=None,
+              help="Write the event stream (JSON Lines: posture changes, ...) to OUT; - is "
+                   "standard output.")
+def replay(trace: str, config_path: str | None, show_stats: bool,
+           events_out: str | None) -> None:
+    """Run a recorded TRACE through the same pipeline as the live agent, as fast as possible."""
+    from edge.sources.replay import stats_of, trace_stats
     from edge.sources.trace import TraceError, TraceReader
 
-    if not show_stats:
-        raise click.UsageError("say what to output: --stats")
+    if not (show_stats or events_out):
+        raise click.UsageError("say what to output: --stats and/or --events OUT")
     try:
         reader = TraceReader(trace)
     except (OSError, TraceError) as error:
         raise click.ClickException(str(error)) from None
-    stats = trace_stats(reader)
+    if events_out:
+        from edge import pipeline
+
+        cfg = _load_config(config_path)
+        run = pipeline.Pipeline.for_sources(reader.header.sources, cfg)
+        with click.open_file(events_out, "w", encoding="utf-8") as out:
+            pipeline.replay(reader, run, lambda event: out.write(
+                json.dumps(event, separators=(",", ":")) + "\n"))
+        stats = stats_of(run.decoders, reader)
+    else:
+        stats = trace_stats(reader)
     if reader.damage.total:
         click.echo(f"{trace}: damaged lines: {reader.damage}", err=True)
-    click.echo(json.dumps(stats, sort_keys=True))
+    if show_stats:
+        click.echo(json.dumps(stats, sort_keys=True))
 
 
 @main.command()
@@ -88,23 +115,6 @@ def scan(timeout_s: float, sim_hci: str | None) -> None:
                    f"\t{unit['rssi']} dBm")
     if not units:
         click.echo("no LegIMU unit found", err=True)
-
-
-def _load_config(path: str | None):
-    """The configuration, or every error on stderr and exit 2 (as check-config does)."""
-    from edge.config import ConfigError, load_config
-
-    try:
-        return load_config(path)
-    except ConfigError as error:
-        for problem in error.errors:
-            click.echo(problem, err=True)
-        raise SystemExit(2) from None
-
-
-config_option = click.option(
-    "--config", "config_path", metavar="PATH", default=None,
-    help="Configuration file (default: $LEGWAKE_CONFIG, else ./config.toml, else defaults).")
 
 
 @main.command()

@@ -45,6 +45,11 @@ def trace_stats(reader: TraceReader) -> dict[str, dict[str, int]]:
     decoders = Decoders(reader.header.sources)
     for batch in batches(reader):
         decoders.feed(batch)
+    return stats_of(decoders, reader)
+
+
+def stats_of(decoders: Decoders, reader: TraceReader) -> dict[str, dict[str, int]]:
+    """The decoders' counters after a replay, with chunks whose base64 was bad as bad packets."""
     stats = decoders.stats()
     for name, count in reader.damage.bad_base64.items():
         stats[name]["bad_packets"] += count
