@@ -34,6 +34,7 @@ __all__ = [
     "ImuConfig",
     "MatConfig",
     "MqttConfig",
+    "PolicyConfig",
     "RecordConfig",
     "SimConfig",
     "config_to_toml",
@@ -385,6 +386,35 @@ class SimConfig(_Validated):
                             empty_ok=False))
 
 
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig(_Validated):
+    """When to nudge (edge/policy.py): numbness alerts, break reminders, snoozes, quiet hours."""
+
+    lead_time_s: float = setting(180.0, Number(30, 1800))
+    rearm_margin_s: float = setting(120.0, Number(0, 1800))
+    rearm_hold_s: float = setting(20.0, Number(0, 600))
+    worse_s: float = setting(60.0, Number(0, 1800))
+    repeat_after_s: float = setting(300.0, Number(30, 7200))
+    cooldown_s: float = setting(120.0, Number(0, 3600))
+    break_after_min: float = setting(45.0, Number(5, 240))
+    natural_break_min: float = setting(2.0, Number(0.5, 30))
+    break_repeat_min: float = setting(15.0, Number(1, 240))
+    quiet_start: str = setting("", Text('a local time "HH:MM", or "" for no quiet hours',
+                                        pattern=_CLOCK))
+    quiet_end: str = setting("", Text('a local time "HH:MM", or "" for no quiet hours',
+                                      pattern=_CLOCK))
+    snooze_max_min: float = setting(120.0, Number(1, 1440))
+
+    rules: ClassVar[tuple[Rule, ...]] = (
+        Rule("worse_s", lambda c: c.worse_s < c.lead_time_s, "less than lead_time_s"),
+        Rule("quiet_end", lambda c: bool(c.quiet_start) == bool(c.quiet_end),
+             "set together with quiet_start (both, or neither)"),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Config(_Validated):
     """The whole configuration. Each field is a `[section]` of config.toml, by its name."""
@@ -396,6 +426,7 @@ class Config(_Validated):
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     rules: ClassVar[tuple[Rule, ...]] = (
         Rule("imu.transport", lambda s: s.imu.transport != "serial" or s.mat.port != "",

@@ -1,0 +1,219 @@
+"""When to nudge: numbness alerts, break reminders, acknowledgements, snoozes, quiet hours.
+
+A pure state machine: one `Second` of estimates in, a list of decisions (alert
+and break events, as the JSON objects of the event stream) out. It does no I/O
+and reads no clock: time is the data's, and the local time of day for quiet hours
+comes in with each second. Alert ids are the caller's prefix plus a counter, so
+a replay gives the same ids every time and a restarted agent (a new prefix)
+never reuses one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from edge.estimate.labels import SITES
+
+
+
+class PolicySettings(Protocol):
+    lead_time_s: float
+    rearm_margin_s: float
+    rearm_hold_s: float
+    worse_s: float
+    repeat_after_s: float
+    cooldown_s: float
+    break_after_min: float
+    natural_break_min: float
+    break_repeat_min: float
+    quiet_start: str
+    quiet_end: str
+    snooze_max_min: float
+
+
+@dataclass(frozen=True, slots=True)
+class Second:
+    """What the policy needs to know about one second."""
+
+    t_s: float
+    posture: str
+    seated: bool
+    time_to_numbness_s: tuple[float, ...]  # per site, SITES order; inf when not coming
+    trusted: bool = True  # False in a sensor gap: the second is skipped, nothing changes
+    local_minute: float | None = None  # minutes since local midnight, for quiet hours
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    kind: str  # "ack" or "snooze"
+    t_s: float
+    alert_id: str | None = None
+    minutes: float | None = None
+
+
+def _minute_of_day(text: str) -> float | None:
+    if not text:
+        return None
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def numbness_message(site: str, posture: str, seconds: float) -> str:
+    """What to tell the person: what to do first, then why, in plain words."""
+    side = site.rsplit("_", 1)[1]
+    when = "now" if seconds < 30 else f"in about {max(1, round(seconds / 60))} min"
+    if posture.startswith("foot_under"):
+        action = f"Untuck your {posture.rsplit('_', 1)[1]} foot"
+    elif site.startswith("peroneal"):
+        action = "Uncross your legs"
+    else:
+        action = "Shift your weight or stand up"
+    return f"{action}: your {side} leg may fall asleep {when}."
+
+
+BREAK_MESSAGE = "Time for a break: stand up and move for a couple of minutes."
+
+
+@dataclass(slots=True)
+class _Episode:
+    """One stretch of predicted numbness: started, alerted, maybe escalated."""
+
+    alerted_id: str | None = None
+    alerted_t: float = -math.inf
+    escalated: bool = False
+    acknowledged: bool = False
+    clear_since: float | None = None
+
+
+@dataclass(slots=True)
+class Policy:
+    settings: PolicySettings
+    id_prefix: str
+    _count: int = 0
+    _episode: _Episode | None = None
+    _cooldown_until: float = -math.inf
+    _snoozed_until: float = -math.inf
+    _sitting_since: float | None = None
+    _away_since: float | None = None
+    _on_break: bool = False
+    _next_break_reminder: float | None = None
+    _break_alert_id: str | None = None
+    _quiet: tuple[float | None, float | None] = field(default=(None, None))
+
+    def __post_init__(self) -> None:
+        self._quiet = (_minute_of_day(self.settings.quiet_start),
+                       _minute_of_day(self.settings.quiet_end))
+
+    # --- commands ------------------------------------------------------------------------
+
+    def command(self, command: Command) -> None:
+        """An acknowledgement or a snooze from the person (over MQTT)."""
+        if command.kind == "ack":
+            episode = self._episode
+            if episode is not None and command.alert_id in (None, episode.alerted_id):
+                episode.acknowledged = True
+            if command.alert_id is not None and command.alert_id == self._break_alert_id:
+                self._next_break_reminder = command.t_s + self.settings.break_after_min * 60
+        elif command.kind == "snooze":
+            minutes = min(command.minutes or 0.0, self.settings.snooze_max_min)
+            self._snoozed_until = max(self._snoozed_until, command.t_s + minutes * 60)
+            if self._episode is not None:
+                self._episode.acknowledged = True
+        else:
+            raise ValueError(f"unknown command {command.kind!r}: expected ack or snooze")
+
+    # --- one second ----------------------------------------------------------------------
+
+    def step(self, second: Second) -> list[dict[str, Any]]:
+        """Decisions for this second: alert and break events, in the event stream's shape."""
+        if not second.trusted:
+            return []
+        out: list[dict[str, Any]] = []
+        self._breaks(second, out)
+        self._numbness(second, out)
+        return out
+
+    def _may_alert(self, second: Second) -> bool:
+        if second.t_s < self._snoozed_until:
+            return False
+        start, end = self._quiet
+        if start is None or end is None or second.local_minute is None:
+            return True
+        minute = second.local_minute
+        quiet = start <= minute < end if start <= end else (minute >= start or minute < end)
+        return not quiet
+
+    def _alert(self, second: Second, kind: str, site: str | None, seconds: float | None,
+               message: str) -> dict[str, Any]:
+        self._count += 1
+        return {"t": round(second.t_s, 3), "event": "alert",
+                "id": f"{self.id_prefix}-{self._count}", "kind": kind, "site": site,
+                "posture": second.posture,
+                "time_to_numbness_s": None if seconds is None else round(seconds, 1),
+                "message": message}
+
+    def _numbness(self, second: Second, out: list[dict[str, Any]]) -> None:
+        settings = self.settings
+        ttn = second.time_to_numbness_s
+        worst = min(range(len(SITES)), key=lambda i: ttn[i])
+        soonest = ttn[worst] if second.seated else math.inf
+        episode = self._episode
+        if episode is None:
+            if soonest >= settings.lead_time_s:
+                return
+            episode = self._episode = _Episode()
+        elif soonest > settings.lead_time_s + settings.rearm_margin_s:
+            # Hysteresis: the episode ends only once the danger has clearly passed for a while.
+            if episode.clear_since is None:
+                episode.clear_since = second.t_s
+            if second.t_s - episode.clear_since >= settings.rearm_hold_s:
+                if episode.alerted_id is not None:
+                    self._cooldown_until = second.t_s + settings.cooldown_s
+                self._episode = None
+            return
+        else:
+            episode.clear_since = None
+        if soonest >= settings.lead_time_s or not self._may_alert(second):
+            return
+        first = episode.alerted_id is None
+        if first and second.t_s < self._cooldown_until:
+            return
+        worse = not episode.escalated and soonest <= settings.worse_s
+        ignored = (not episode.acknowledged
+                   and second.t_s - episode.alerted_t >= settings.repeat_after_s)
+        if first or worse or ignored:
+            site = SITES[worst]
+            alert = self._alert(second, "numbness", site, soonest,
+                                numbness_message(site, second.posture, soonest))
+            episode.alerted_id, episode.alerted_t = alert["id"], second.t_s
+            episode.acknowledged = False
+            episode.escalated = episode.escalated or soonest <= settings.worse_s
+            out.append(alert)
+
+    def _breaks(self, second: Second, out: list[dict[str, Any]]) -> None:
+        settings = self.settings
+        t = second.t_s
+        if not second.seated:
+            if self._away_since is None:
+                self._away_since = t
+            if not self._on_break and t - self._away_since >= settings.natural_break_min * 60:
+                self._on_break = True
+                self._sitting_since = None
+                self._next_break_reminder = None
+                out.append({"t": round(t, 3), "event": "break", "phase": "start"})
+            return
+        self._away_since = None
+        if self._on_break:
+            self._on_break = False
+            out.append({"t": round(t, 3), "event": "break", "phase": "end"})
+        if self._sitting_since is None:
+            self._sitting_since = t
+            self._next_break_reminder = t + settings.break_after_min * 60
+        due = self._next_break_reminder
+        if due is not None and t >= due and self._may_alert(second):
+            alert = self._alert(second, "break", None, None, BREAK_MESSAGE)
+            self._break_alert_id = alert["id"]
+            self._next_break_reminder = t + settings.break_repeat_min * 60
+            out.append(alert)

@@ -1,0 +1,179 @@
+"""The nudging policy as a pure state machine: seconds in, alerts and break events out."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from edge.config import PolicyConfig
+from edge.estimate.labels import SITES
+from edge.policy import Command, Policy, Second, numbness_message
+
+INF = math.inf
+PERONEAL_LEFT = SITES.index("peroneal_left")
+
+
+def ttn(seconds: float, site: int = PERONEAL_LEFT) -> tuple[float, ...]:
+    values = [INF] * len(SITES)
+    values[site] = seconds
+    return tuple(values)
+
+
+def run(policy: Policy, seconds: list[Second]) -> list[dict]:
+    out = []
+    for second in seconds:
+        out += policy.step(second)
+    return out
+
+
+def crossed(t: float, soon: float, **kw) -> Second:
+    return Second(t, "crossed_left_over_right", True, ttn(soon), **kw)
+
+
+def upright(t: float) -> Second:
+    return Second(t, "upright", True, ttn(INF))
+
+
+def standing(t: float) -> Second:
+    return Second(t, "standing", False, ttn(INF))
+
+
+def alerts(events: list[dict], kind: str = "numbness") -> list[dict]:
+    return [e for e in events if e["event"] == "alert" and e["kind"] == kind]
+
+
+def test_one_episode_gives_one_alert_naming_site_posture_and_time():
+    policy = Policy(PolicyConfig(), id_prefix="run1")
+    # Time to numbness falls by 2 s every second, then the person uncrosses.
+    seconds = [crossed(t, 600 - 2 * t) for t in range(0, 260)]
+    seconds += [upright(t) for t in range(260, 400)]
+    [alert] = alerts(run(policy, seconds))
+    assert alert == {"t": 211, "event": "alert", "id": "run1-1", "kind": "numbness",
+                     "site": "peroneal_left", "posture": "crossed_left_over_right",
+                     "time_to_numbness_s": 178.0,
+                     "message": "Uncross your legs: your left leg may fall asleep in about "
+                                "3 min."}
+
+
+def test_hysteresis_a_flickering_prediction_does_not_re_alert():
+    policy = Policy(PolicyConfig(), id_prefix="p")
+    seconds = [crossed(t, 175 if t % 2 else 190) for t in range(120)]
+    assert len(alerts(run(policy, seconds))) == 1
+
+
+def test_repeat_when_ignored_but_not_once_acknowledged():
+    config = PolicyConfig(repeat_after_s=60.0, worse_s=10.0)
+    ignored = Policy(config, id_prefix="a")
+    times = [a["t"] for a in alerts(run(ignored, [crossed(t, 150) for t in range(200)]))]
+    assert times == [0, 60, 120, 180]
+
+    acknowledged = Policy(config, id_prefix="b")
+    out = run(acknowledged, [crossed(0, 150)])
+    acknowledged.command(Command("ack", 1, alert_id=out[0]["id"]))
+    assert alerts(run(acknowledged, [crossed(t, 150) for t in range(1, 200)])) == []
+
+
+def test_one_repeat_when_it_gets_worse_even_after_an_acknowledgement():
+    policy = Policy(PolicyConfig(), id_prefix="w")
+    first = run(policy, [crossed(0, 170)])
+    policy.command(Command("ack", 1, alert_id=first[0]["id"]))
+    later = alerts(run(policy, [crossed(t, 170 - t) for t in range(1, 170)]))
+    assert [a["t"] for a in later] == [110]  # 60 s left: worse_s
+    assert later[0]["time_to_numbness_s"] == 60.0
+
+
+def test_cooldown_after_an_episode():
+    policy = Policy(PolicyConfig(), id_prefix="c")
+    seconds = [crossed(t, 150) for t in range(5)]
+    seconds += [upright(t) for t in range(5, 40)]  # clear for 35 s > rearm_hold_s: episode ends
+    seconds += [crossed(t, 150) for t in range(40, 200)]  # again, inside the 120 s cooldown
+    times = [a["t"] for a in alerts(run(policy, seconds))]
+    assert times[0] == 0
+    assert times[1] >= 5 + 20 + 120 - 1  # only once the cooldown has passed
+
+
+def test_break_reminder_after_continuous_sitting_and_natural_breaks():
+    policy = Policy(PolicyConfig(), id_prefix="b")
+    minute = 60
+    seconds = [upright(t) for t in range(0, 30 * minute)]
+    seconds += [standing(t) for t in range(30 * minute, 31 * minute)]  # 1 min: not a break
+    seconds += [upright(t) for t in range(31 * minute, 50 * minute)]
+    events = run(policy, seconds)
+    [reminder] = alerts(events, "break")
+    assert reminder["t"] == 45 * minute and reminder["site"] is None
+    assert reminder["time_to_numbness_s"] is None
+    assert not [e for e in events if e["event"] == "break"]
+
+    policy = Policy(PolicyConfig(), id_prefix="n")
+    seconds = [upright(t) for t in range(0, 40 * minute)]
+    seconds += [standing(t) for t in range(40 * minute, 43 * minute)]  # a natural break
+    seconds += [upright(t) for t in range(43 * minute, 80 * minute)]
+    events = run(policy, seconds)
+    assert [(e["phase"], e["t"]) for e in events if e["event"] == "break"] == [
+        ("start", 42 * minute), ("end", 43 * minute)]
+    assert alerts(events, "break") == []  # 37 min since the break: not yet
+
+
+def test_break_reminder_repeats_while_the_person_keeps_sitting():
+    policy = Policy(PolicyConfig(), id_prefix="r")
+    events = run(policy, [upright(t) for t in range(0, 70 * 60)])
+    assert [a["t"] for a in alerts(events, "break")] == [45 * 60, 60 * 60]
+
+
+def test_snooze_holds_alerts_until_it_ends():
+    policy = Policy(PolicyConfig(), id_prefix="s")
+    policy.command(Command("snooze", 0, minutes=2))
+    times = [a["t"] for a in alerts(run(policy, [crossed(t, 150) for t in range(200)]))]
+    assert times == [120]
+
+
+def test_snooze_is_capped():
+    policy = Policy(PolicyConfig(snooze_max_min=1.0), id_prefix="s")
+    policy.command(Command("snooze", 0, minutes=600))
+    assert alerts(run(policy, [crossed(t, 150) for t in range(100)]))[0]["t"] == 60
+
+
+def test_quiet_hours_wrap_past_midnight():
+    config = PolicyConfig(quiet_start="22:30", quiet_end="07:00")
+    policy = Policy(config, id_prefix="q")
+    night = [crossed(t, 150, local_minute=23 * 60) for t in range(30)]
+    morning = [crossed(t, 150, local_minute=7 * 60 + 1) for t in range(30, 40)]
+    assert [a["t"] for a in alerts(run(policy, night + morning))] == [30]
+
+
+def test_seconds_in_a_sensor_gap_change_nothing():
+    policy = Policy(PolicyConfig(), id_prefix="g")
+    gap = [crossed(t, 0, trusted=False) for t in range(100)]
+    assert run(policy, gap) == []
+
+
+def test_ids_are_unique_and_replay_deterministic():
+    def events() -> list[dict]:
+        policy = Policy(PolicyConfig(repeat_after_s=30), id_prefix="trace-x")
+        return run(policy, [crossed(t, 150) for t in range(100)])
+
+    first, second = events(), events()
+    assert first == second
+    ids = [e["id"] for e in first]
+    assert len(ids) == len(set(ids)) == 4
+
+
+@pytest.mark.parametrize("site, posture, start", [
+    ("peroneal_right", "crossed_right_over_left", "Uncross your legs: your right leg"),
+    ("sciatic_left", "slouched", "Shift your weight or stand up: your left leg"),
+    ("peroneal_left", "foot_under_left", "Untuck your left foot: your left leg"),
+])
+def test_messages_say_what_to_do(site, posture, start):
+    assert numbness_message(site, posture, 170).startswith(start)
+    assert numbness_message(site, posture, 170).endswith("in about 3 min.")
+    assert numbness_message(site, posture, 10).endswith("now.")
+
+
+def test_bad_command_and_settings_are_refused():
+    policy = Policy(PolicyConfig(), id_prefix="x")
+    with pytest.raises(ValueError, match="ack or snooze"):
+        policy.command(Command("reboot", 0))
+    with pytest.raises(ValueError):
+        dataclasses.replace(PolicyConfig(), worse_s=500.0)
