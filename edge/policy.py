@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from edge.estimate.labels import SITES
 
 
-
 class PolicySettings(Protocol):
     lead_time_s: float
     rearm_margin_s: float

@@ -47,7 +47,7 @@ def alerts(events: list[dict], kind: str = "numbness") -> list[dict]:
 def test_one_episode_gives_one_alert_naming_site_posture_and_time():
     policy = Policy(PolicyConfig(), id_prefix="run1")
     # Time to numbness falls by 2 s every second, then the person uncrosses.
-    seconds = [crossed(t, 600 - 2 * t) for t in range(0, 260)]
+    seconds = [crossed(t, 600 - 2 * t) for t in range(260)]
     seconds += [upright(t) for t in range(260, 400)]
     [alert] = alerts(run(policy, seconds))
     assert alert == {"t": 211, "event": "alert", "id": "run1-1", "kind": "numbness",
@@ -97,7 +97,7 @@ def test_cooldown_after_an_episode():
 def test_break_reminder_after_continuous_sitting_and_natural_breaks():
     policy = Policy(PolicyConfig(), id_prefix="b")
     minute = 60
-    seconds = [upright(t) for t in range(0, 30 * minute)]
+    seconds = [upright(t) for t in range(30 * minute)]
     seconds += [standing(t) for t in range(30 * minute, 31 * minute)]  # 1 min: not a break
     seconds += [upright(t) for t in range(31 * minute, 50 * minute)]
     events = run(policy, seconds)
@@ -107,7 +107,7 @@ def test_break_reminder_after_continuous_sitting_and_natural_breaks():
     assert not [e for e in events if e["event"] == "break"]
 
     policy = Policy(PolicyConfig(), id_prefix="n")
-    seconds = [upright(t) for t in range(0, 40 * minute)]
+    seconds = [upright(t) for t in range(40 * minute)]
     seconds += [standing(t) for t in range(40 * minute, 43 * minute)]  # a natural break
     seconds += [upright(t) for t in range(43 * minute, 80 * minute)]
     events = run(policy, seconds)
@@ -118,7 +118,7 @@ def test_break_reminder_after_continuous_sitting_and_natural_breaks():
 
 def test_break_reminder_repeats_while_the_person_keeps_sitting():
     policy = Policy(PolicyConfig(), id_prefix="r")
-    events = run(policy, [upright(t) for t in range(0, 70 * 60)])
+    events = run(policy, [upright(t) for t in range(70 * 60)])
     assert [a["t"] for a in alerts(events, "break")] == [45 * 60, 60 * 60]
 
 
