@@ -102,3 +102,23 @@ def test_bad_input_is_a_clear_value_error(call, message):
 def test_state_must_match_sites():
     state = NerveState(np.ones(2), np.ones((2, 4)), np.zeros((2, 4)), np.zeros((2, 4)))
     assert simulate(np.zeros((1, 2)), state=state).conduction.shape == (1, 2, 4)
+
+
+def test_tracker_matches_simulate_and_time_to_numbness_step_by_step():
+    from edge.model import NerveTracker
+
+    pressure = np.column_stack([np.r_[np.full(400, 250.0), np.zeros(100)],
+                                np.full(500, 30.0), np.r_[np.zeros(250), np.full(250, 60.0)]])
+    tracker = NerveTracker(sites=3)
+    first, _, ttn_first = tracker.advance(pressure[:300])
+    second, _, ttn_second = tracker.advance(pressure[300:])
+    whole = simulate(pressure)
+    np.testing.assert_allclose(np.concatenate([first, second]), whole.conduction, atol=1e-12)
+    ttn = np.concatenate([ttn_first, ttn_second])
+    state = simulate(pressure[:123]).final_state
+    np.testing.assert_allclose(ttn[122], time_to_numbness(pressure[122], state=state))
+    assert math.isinf(ttn[10, 1])  # 30 mmHg never numbs
+    numb_at = time_to_numbness(250.0)
+    assert ttn[399, 0] == pytest.approx(numb_at - 400, abs=1.0)
+    with pytest.raises(ValueError, match=r"\(T, 3\)"):
+        tracker.advance(np.zeros((5, 2)))

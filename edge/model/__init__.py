@@ -18,6 +18,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR",
 
 from edge.model.driver import (
     NerveState,
+    NerveTracker,
     SimulationResult,
     rest_state,
     simulate,
@@ -26,5 +27,5 @@ from edge.model.driver import (
 )
 from edge.model.params import FIBERS, Profile
 
-__all__ = ["FIBERS", "NerveState", "Profile", "SimulationResult", "rest_state", "simulate",
-           "time_to_numbness", "warmup"]
+__all__ = ["FIBERS", "NerveState", "NerveTracker", "Profile", "SimulationResult", "rest_state",
+           "simulate", "time_to_numbness", "warmup"]

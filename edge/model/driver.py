@@ -190,3 +190,46 @@ def warmup() -> None:
     """Compile (or load from the cache) every kernel, so the first real call is fast."""
     result = simulate(np.zeros(2), dt_s=1.0)
     time_to_numbness(0.0, state=result.final_state, horizon_s=2.0)
+
+
+@dataclass(slots=True)
+class NerveTracker:
+    """The nerves of one person followed through time, step by step, with the prediction
+    the alerts need after every step: the live agent's and the replay's use of the model.
+
+    `advance` takes pressures (T, S) one step of `dt_s` each (validated as `simulate`
+    does) and returns the conduction and ectopic activity (T, S, 4) and the time to
+    numbness (T, S) from the state after each step, with that step's pressure held.
+    """
+
+    sites: int
+    profile: Profile = DEFAULT_PROFILE
+    dt_s: float = 1.0
+    horizon_s: float = 3600.0
+    state: NerveState = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        _check_profile(self.profile)
+        if self.state is None:
+            self.state = rest_state(self.sites, self.profile)
+
+    def advance(self, pressure_mmHg: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pressure = np.asarray(pressure_mmHg, dtype=np.float64)
+        if pressure.ndim != 2 or pressure.shape[1] != self.sites:
+            raise ValueError(f"pressure_mmHg must be (T, {self.sites}), got {pressure.shape}")
+        _check_pressure(pressure, "pressure_mmHg")
+        params = _parameters(self.profile)
+        conduction = np.empty((*pressure.shape, len(FIBERS)))
+        ectopic = np.empty_like(conduction)
+        ttn = np.empty(pressure.shape)
+        state = self.state
+        energy, depol, sodium = (np.ascontiguousarray(a.T) for a in
+                                 (state.energy, state.depolarisation, state.sodium))
+        kernels.tracking_kernel(np.ascontiguousarray(pressure), self.dt_s, params.shared,
+                                params.atp_use, params.block, params.ectopic_gain,
+                                params.tingle_gain, params.conduction_hill, state.flow,
+                                energy, depol, sodium, conduction, ectopic, A_BETA,
+                                NUMBNESS_STEP_S, self.horizon_s, ttn)
+        state.energy[:], state.depolarisation[:], state.sodium[:] = energy.T, depol.T, sodium.T
+        return conduction, ectopic, ttn

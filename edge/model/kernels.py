@@ -183,7 +183,27 @@ def numbness_kernel(pressure: np.ndarray, step_s: float, horizon_s: float, share
                 if t <= horizon_s:
                     out[s] = t
                 break
-            if (blood_next >= blood and e_next >= e
+            # (1e-12: at equilibrium, rounding must not read as "falling")
+            if (blood_next >= blood - 1e-12 and e_next >= e - 1e-12
                     and depolarisation_target(pump, shared) < block):
                 break
             blood, e, d = blood_next, e_next, d_next
+
+
+@jit
+def tracking_kernel(pressure: np.ndarray, dt_s: float, shared: np.ndarray, atp_use: np.ndarray,
+                    block: np.ndarray, ectopic_gain: np.ndarray, tingle_gain: np.ndarray,
+                    hill: int, flow: np.ndarray, energy: np.ndarray, depol: np.ndarray,
+                    sodium: np.ndarray, conduction_out: np.ndarray, ectopic_out: np.ndarray,
+                    numbness_fibre: int, step_s: float, horizon_s: float,
+                    time_to_numbness_out: np.ndarray) -> None:
+    """`simulate_kernel`, and after every step the time to numbness (T, S) from the state
+    reached, with that step's pressure held: what the live agent asks each second."""
+    for t in range(pressure.shape[0]):
+        simulate_kernel(pressure[t:t + 1], dt_s, shared, atp_use, block, ectopic_gain,
+                        tingle_gain, hill, flow, energy, depol, sodium,
+                        conduction_out[t:t + 1], ectopic_out[t:t + 1])
+        numbness_kernel(pressure[t], step_s, horizon_s, shared, atp_use[numbness_fibre],
+                        block[numbness_fibre], flow, energy[numbness_fibre],
+                        depol[numbness_fibre], sodium[numbness_fibre],
+                        time_to_numbness_out[t])
