@@ -222,3 +222,26 @@ def record(out: str, config_path: str | None, seconds: float) -> None:
     except KeyboardInterrupt:
         chunks = recorder.writer.chunks
     click.echo(f"{out}: {chunks} chunks from {', '.join(s.name for s in sources)}")
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def diagnose(config_path: str | None, as_json: bool) -> None:
+    """Check this installation: versions, configuration (secrets redacted), serial ports,
+    Bluetooth adapter, broker, numba cache. Exits 1 when a check fails."""
+    from edge.diagnose import redacted_config, run_checks
+
+    cfg = _load_config(config_path)
+    findings = run_checks(cfg)
+    if as_json:
+        click.echo(json.dumps({"checks": [{"check": f.check, "status": f.status,
+                                           "detail": f.detail} for f in findings],
+                               "config": redacted_config(cfg)}, indent=2))
+    else:
+        for finding in findings:
+            click.echo(f"{finding.status.upper():4} {finding.check:9} {finding.detail}")
+        click.echo("\n# effective configuration (secrets redacted)\n" + redacted_config(cfg),
+                   nl=False)
+    if any(f.status == "fail" for f in findings):
+        raise SystemExit(1)

@@ -1,0 +1,138 @@
+"""`legwake diagnose`: what an installer needs to see when something does not work.
+
+Each check returns a `Finding` (ok, warn or fail, and one line of detail) and
+never raises: a diagnosis that crashes on the broken thing it should report is
+no use. Secrets never appear (the config is printed redacted).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.config import Config, config_to_toml
+
+PACKAGES = ("legwake", "numpy", "numba", "pyserial", "bleak", "bumble", "paho-mqtt",
+            "sqlite-utils", "click", "cobs")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str
+    status: str  # "ok", "warn" or "fail"
+    detail: str
+
+
+def versions() -> Finding:
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} missing")
+    status = "fail" if any(v.endswith("missing") for v in found) else "ok"
+    return Finding("versions", status,
+                   f"python {platform.python_version()} on {platform.machine()}; "
+                   + ", ".join(found))
+
+
+def serial_ports(config: Config) -> Finding:
+    from serial.tools import list_ports
+
+    ports = "ports seen: " + (", ".join(sorted(p.device for p in list_ports.comports()))
+                              or "none")
+    wanted = config.mat.port
+    if not wanted:
+        return Finding("serial", "ok", f"no mat configured; {ports}")
+    if not os.path.exists(wanted):
+        return Finding("serial", "fail", f"{wanted} does not exist (is the mat plugged in?); "
+                       f"{ports}")
+    if not os.access(wanted, os.R_OK | os.W_OK):
+        return Finding("serial", "fail", f"{wanted} is not readable and writable by this user "
+                       f"(add it to the dialout group); {ports}")
+    return Finding("serial", "ok", f"{wanted} is there; {ports}")
+
+
+def ble_adapter(config: Config) -> Finding:
+    if config.imu.transport != "ble":
+        return Finding("ble", "ok", f"thigh units over {config.imu.transport}: no adapter needed")
+    if config.ble.backend == "sim":
+        host, port = _tcp_target(config.ble.sim_hci)
+        reachable = _tcp_reachable(host, port)
+        return Finding("ble", "ok" if reachable else "fail",
+                       f"simulated radio at {config.ble.sim_hci}: "
+                       + ("reachable" if reachable else "not reachable (is `legwake sim` running?)"))
+    adapters = sorted(p.name for p in Path("/sys/class/bluetooth").glob("hci*"))
+    if adapters:
+        return Finding("ble", "ok", "Bluetooth adapters: " + ", ".join(adapters))
+    return Finding("ble", "fail", "no Bluetooth adapter under /sys/class/bluetooth "
+                   "(is BlueZ running and the adapter enabled?)")
+
+
+def broker(config: Config) -> Finding:
+    mqtt = config.mqtt
+    where = f"{mqtt.host}:{mqtt.port}"
+    started = time.monotonic()
+    if _tcp_reachable(mqtt.host, mqtt.port):
+        return Finding("broker", "ok", f"{where} accepts connections "
+                       f"({(time.monotonic() - started) * 1000:.0f} ms)"
+                       + (", TLS" if mqtt.tls else ""))
+    return Finding("broker", "fail", f"{where} is not reachable: alerts queue in the outbox "
+                   "until it is")
+
+
+def numba_cache() -> Finding:
+    import edge.model  # sets NUMBA_CACHE_DIR
+    from edge.model import warmup
+
+    cache = Path(os.environ["NUMBA_CACHE_DIR"])
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return Finding("numba", "fail", f"cache dir {cache} cannot be created: {error}")
+    if not os.access(cache, os.W_OK):
+        return Finding("numba", "fail", f"cache dir {cache} is not writable")
+    started = time.perf_counter()
+    warmup()
+    seconds = time.perf_counter() - started
+    entries = sum(1 for _ in cache.rglob("*.nbi"))
+    return Finding("numba", "ok", f"cache {cache} ({entries} kernels); model ready in "
+                   f"{seconds:.2f} s{' (compiled now)' if seconds > 1.5 else ''}; "
+                   f"edge.model from {Path(edge.model.__file__).parent}")
+
+
+def _tcp_target(transport: str) -> tuple[str, int]:
+    host, _, port = transport.partition(":")[2].rpartition(":")
+    return host, int(port) if port.isdigit() else 0
+
+
+def _tcp_reachable(host: str, port: int, timeout_s: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def run_checks(config: Config) -> list[Finding]:
+    checks: list[Callable[[], Finding]] = [
+        versions, lambda: serial_ports(config), lambda: ble_adapter(config),
+        lambda: broker(config), numba_cache]
+    findings = []
+    for check in checks:
+        try:
+            findings.append(check())
+        except Exception as error:  # noqa: BLE001 - a diagnosis reports, it does not crash
+            name = getattr(check, "__name__", "check")
+            findings.append(Finding(name, "fail", f"{type(error).__name__}: {error}"))
+    return findings
+
+
+def redacted_config(config: Config) -> str:
+    return config_to_toml(config, redact=True)
