@@ -34,6 +34,7 @@ __all__ = [
     "ImuConfig",
     "MatConfig",
     "MqttConfig",
+    "NerveConfig",
     "PolicyConfig",
     "RecordConfig",
     "SimConfig",
@@ -350,8 +351,19 @@ class MqttConfig(_Validated):
     ca_file: str = setting("", Text('a file path, or "" for the system CAs'))
     cert_file: str = setting("", Text('a file path, or "" for none'))
     key_file: str = setting("", Text('a file path, or "" for none'))
+    topic_prefix: str = setting("legwake", Text(_SEGMENT_RULE, pattern=_SEGMENT, empty_ok=False))
+    outbox_path: str = setting("outbox.db", Text("a file path", empty_ok=False))
+    state_interval_s: float = setting(1.0, Number(1, 3600))
+    ha_discovery: bool = setting(True, Flag())
+    ha_prefix: str = setting("homeassistant",
+                             Text(_SEGMENT_RULE, pattern=_SEGMENT, empty_ok=False))
+    reconnect_initial_s: float = setting(1.0, Number(0.1, 60))
+    reconnect_max_s: float = setting(30.0, Number(1, 600))
+    queue_size: int = setting(100, Integer(1, 100000))
 
     rules: ClassVar[tuple[Rule, ...]] = (
+        Rule("reconnect_initial_s", lambda s: s.reconnect_initial_s <= s.reconnect_max_s,
+             "at most reconnect_max_s ({s.reconnect_max_s})"),
         # Certificates without tls would be ignored and the password sent in clear.
         Rule("tls", lambda s: s.tls or not (s.ca_file or s.cert_file or s.key_file),
              "true when ca_file, cert_file or key_file is set"),
@@ -416,6 +428,29 @@ class PolicyConfig(_Validated):
 
 
 @dataclass(frozen=True, slots=True)
+class NerveConfig(_Validated):
+    """Seat pressure and posture -> tissue pressure at each nerve (edge/estimate/nerve.py).
+
+    The equations, and the reference points these defaults are tuned to: docs/estimate.md.
+    """
+
+    seat: str = setting("cushioned", OneOf(("cushioned", "hard")))
+    body_weight_kg: float = setting(75.0, Number(30, 250))
+    seat_load_fraction: float = setting(0.75, Number(0.5, 1))
+    sciatic_attenuation_cushioned: float = setting(0.22, Number(0, 1))
+    sciatic_attenuation_hard: float = setting(0.11, Number(0, 1))
+    thigh_attenuation: float = setting(0.45, Number(0, 1))
+    sciatic_without_mat_mmhg: float = setting(20.0, Number(0, 300))
+    thigh_without_mat_mmhg: float = setting(15.0, Number(0, 300))
+    crossed_leg_load_fraction: float = setting(0.10, Number(0, 0.3))
+    crossed_contact_cm2: float = setting(20.0, Number(1, 200))
+    peroneal_attenuation: float = setting(0.5, Number(0, 1))
+    tucked_foot_load_fraction: float = setting(0.2, Number(0, 0.5))
+    tucked_foot_contact_cm2: float = setting(30.0, Number(1, 200))
+    tucked_foot_attenuation: float = setting(0.4, Number(0, 1))
+
+
+@dataclass(frozen=True, slots=True)
 class Config(_Validated):
     """The whole configuration. Each field is a `[section]` of config.toml, by its name."""
 
@@ -427,6 +462,7 @@ class Config(_Validated):
     record: RecordConfig = field(default_factory=RecordConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    nerve: NerveConfig = field(default_factory=NerveConfig)
 
     rules: ClassVar[tuple[Rule, ...]] = (
         Rule("imu.transport", lambda s: s.imu.transport != "serial" or s.mat.port != "",
