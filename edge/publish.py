@@ -1,0 +1,944 @@
+"""The MQTT sink: alerts, events, state and Home Assistant discovery out; commands in.
+
+Owns the paho-mqtt 2.x client: paho's types stop in this module. Everything published
+lives under `<topic_prefix>/<site>/<desk>/` (see `Topics`):
+
+- `status`  "online" (retained) once connected; "offline" (retained) as the last will and
+            on a clean stop. Plain text, not JSON (Home Assistant's availability payloads).
+- `state`   retained, QoS 0, at most once per `state_interval_s`; the newest state wins.
+- `alert`, `event`  QoS 1 through the SQLite outbox (edge/outbox.py): stored before they
+            are sent, deleted on PUBACK, sent again in order after an outage or a restart.
+            At least once: consumers drop duplicates by `id`.
+- `cmd/ack`, `cmd/snooze`  subscribed (QoS 1); parsed and checked into `Command`s.
+
+The JSON payloads are specified in schemas/*.json (checked by the tests).
+
+Threads: paho's network thread runs the connection and its capped exponential reconnect
+backoff; its callbacks only put timestamped notices into bounded queues that keep the
+newest (the oldest is dropped, counted and logged) and wake our worker thread. The worker
+does the rest: session set-up, handing outbox messages to paho (at most INFLIGHT_WINDOW
+unacknowledged), deleting them on PUBACK, rate-limiting state, logging. Callers'
+threads only serialise, write the outbox and wake the worker.
+
+Must not touch: the pipeline's data (it receives plain dicts) or the policy's decisions.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import math
+import ssl
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Generic, Literal, Self, TypeVar
+
+from paho.mqtt import client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.config import DeskConfig, MqttConfig
+from edge.estimate.labels import POSTURES, SITES
+from edge.outbox import Outbox, OutboxMessage
+
+__all__ = [
+    "AckCommand",
+    "Command",
+    "InvalidCommand",
+    "MqttPublisher",
+    "PublisherError",
+    "PublisherStats",
+    "SnoozeCommand",
+    "Topics",
+    "ha_discovery_config",
+    "parse_command",
+]
+
+log = logging.getLogger(__name__)
+
+# Outbox messages handed to paho and not yet acknowledged; also paho's in-flight limit.
+# Mosquitto's default Receive Maximum is 20 too.
+INFLIGHT_WINDOW = 20
+# MQTT 5 session kept by the broker while the agent is away, so commands sent meanwhile
+# (QoS 1) are delivered when it is back. MQTT 3.1.1 keeps the session without a limit.
+SESSION_EXPIRY_S = 24 * 3600
+# One INFO line per this many states dropped by the rate limit (dropping is normal: the
+# pipeline produces states faster than they are published).
+STATE_DROP_LOG_EVERY = 1000
+# Longest time stop() waits for the broker to acknowledge the retained "offline".
+STOP_TIMEOUT_S = 2.0
+# The worker looks at the window at least this often even without a wake-up.
+TICK_S = 1.0
+
+MAX_COMMAND_BYTES = 4096
+MAX_ID_CHARS = 128
+SNOOZE_MINUTES = (1, 120)
+SENSOR_HEALTH = ("ok", "stale", "missing")
+SENSORS = ("mat", "imu_left", "imu_right")
+ALERT_KINDS = ("numbness", "break")
+
+
+class PublisherError(RuntimeError):
+    """The publisher cannot start: a TLS file is missing or unreadable."""
+
+
+# --- topics -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Every topic of one desk. `node_id` names the desk in Home Assistant."""
+
+    base: str
+    node_id: str
+    ha_prefix: str
+
+    @classmethod
+    def of(cls, mqtt: MqttConfig, desk: DeskConfig) -> Topics:
+        return cls(base=f"{mqtt.topic_prefix}/{desk.site}/{desk.desk}",
+                   node_id=f"{mqtt.topic_prefix}_{desk.site}_{desk.desk}",
+                   ha_prefix=mqtt.ha_prefix)
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    @property
+    def state(self) -> str:
+        return f"{self.base}/state"
+
+    @property
+    def alert(self) -> str:
+        return f"{self.base}/alert"
+
+    @property
+    def event(self) -> str:
+        return f"{self.base}/event"
+
+    @property
+    def cmd_ack(self) -> str:
+        return f"{self.base}/cmd/ack"
+
+    @property
+    def cmd_snooze(self) -> str:
+        return f"{self.base}/cmd/snooze"
+
+    @property
+    def ha_status(self) -> str:
+        return f"{self.ha_prefix}/status"
+
+    @property
+    def ha_config(self) -> str:
+        return f"{self.ha_prefix}/device/{self.node_id}/config"
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+class InvalidCommand(ValueError):
+    """A command payload that is not what schemas/cmd-*.json allows; the message says why."""
+
+
+def _check_alert_id(value: object, *, name: str = "id") -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_CHARS:
+        raise InvalidCommand(f"{name}: expected a string of 1..{MAX_ID_CHARS} characters,"
+                             f" got {_show(value)}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class AckCommand:
+    """Someone acknowledged the alert `alert_id` (cmd/ack: {"id": "<alert id>"})."""
+
+    alert_id: str
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        _check_alert_id(self.alert_id, name="alert_id")
+
+
+@dataclass(frozen=True, slots=True)
+class SnoozeCommand:
+    """Alerts snoozed for `minutes` (cmd/snooze: {"minutes": 1..120, "id": optional})."""
+
+    minutes: int
+    alert_id: str | None
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        lo, hi = SNOOZE_MINUTES
+        if isinstance(self.minutes, bool) or not isinstance(self.minutes, int) or not (
+                lo <= self.minutes <= hi):
+            raise InvalidCommand(f"minutes: expected an integer {lo}..{hi},"
+                                 f" got {_show(self.minutes)}")
+        if self.alert_id is not None:
+            _check_alert_id(self.alert_id, name="id")
+
+
+Command = AckCommand | SnoozeCommand
+CommandKind = Literal["ack", "snooze"]
+_COMMAND_KEYS: dict[str, tuple[str, ...]] = {"ack": ("id",), "snooze": ("minutes", "id")}
+
+
+def parse_command(kind: CommandKind, payload: bytes, *, received_at: datetime) -> Command:
+    """One cmd/ack or cmd/snooze payload -> its Command, or InvalidCommand saying why."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise InvalidCommand(f"payload of {len(payload)} bytes, more than {MAX_COMMAND_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidCommand(f"not UTF-8 text (byte {error.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise InvalidCommand(f"not JSON: {error.msg} (line {error.lineno},"
+                             f" column {error.colno})") from None
+    except ValueError as error:
+        raise InvalidCommand(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidCommand(f"expected a JSON object, got {_show(data)}")
+    allowed = _COMMAND_KEYS[kind]
+    for key in data:
+        if key not in allowed:
+            raise InvalidCommand(f"unknown key {key!r}; expected {', '.join(allowed)}")
+    if kind == "ack":
+        if "id" not in data:
+            raise InvalidCommand('missing "id" (the id of the alert to acknowledge)')
+        return AckCommand(alert_id=data["id"], received_at=received_at)
+    if "minutes" not in data:
+        raise InvalidCommand(f'missing "minutes" (an integer {SNOOZE_MINUTES[0]}..'
+                             f'{SNOOZE_MINUTES[1]})')
+    minutes = data["minutes"]
+    if isinstance(minutes, float) and minutes.is_integer():
+        minutes = int(minutes)  # 15.0 is an integer to JSON Schema (schemas/cmd-snooze.json)
+    return SnoozeCommand(minutes=minutes, alert_id=data.get("id"), received_at=received_at)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value) if isinstance(value, str | int | float | bool | None) else \
+        type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- Home Assistant discovery -----------------------------------------------------------------
+
+
+def ha_discovery_config(topics: Topics, desk: DeskConfig) -> dict[str, Any]:
+    """The retained device-based discovery message for `topics.ha_config`.
+
+    One device (the desk) with: the posture, each site's nerve pressure and time to
+    numbness, the sensors' health (from `state`); the alerts as an event entity and a
+    "last alert" sensor (from `alert`); a snooze button (to `cmd/snooze`). Availability
+    follows `status`. Format: https://www.home-assistant.io/integrations/mqtt/ ("Device
+    discovery payload"): `device` and `origin` are required at the root.
+    """
+    node = topics.node_id
+    components: dict[str, dict[str, Any]] = {
+        "posture": {
+            "p": "sensor", "name": "Posture", "device_class": "enum",
+            "options": list(POSTURES), "icon": "mdi:seat-recline-normal",
+            "value_template": "{{ value_json.posture }}",
+        },
+    }
+    for site in SITES:
+        label = site.replace("_", " ").capitalize()
+        components[f"{site}_pressure"] = {
+            "p": "sensor", "name": f"{label} nerve pressure", "device_class": "pressure",
+            "unit_of_measurement": "mmHg", "state_class": "measurement",
+            "suggested_display_precision": 0,
+            "value_template": f"{{{{ value_json.sites.{site}.pressure_mmhg }}}}",
+        }
+        # A null time to numbness (no numbness ahead) renders "None": the state is unknown.
+        components[f"{site}_time_to_numbness"] = {
+            "p": "sensor", "name": f"{label} time to numbness", "device_class": "duration",
+            "unit_of_measurement": "s", "state_class": "measurement",
+            "suggested_display_precision": 0,
+            "value_template": f"{{{{ value_json.sites.{site}.time_to_numbness_s }}}}",
+        }
+    for sensor in SENSORS:
+        components[f"{sensor}_health"] = {
+            "p": "sensor", "name": f"{sensor.replace('_', ' ').capitalize()} health",
+            "device_class": "enum", "options": list(SENSOR_HEALTH),
+            "entity_category": "diagnostic",
+            "value_template": f"{{{{ value_json.sensors.{sensor} }}}}",
+        }
+    components["alert"] = {
+        "p": "event", "name": "Alert", "state_topic": topics.alert,
+        "event_types": list(ALERT_KINDS),
+        "value_template": ("{{ {'event_type': value_json.kind, 'id': value_json.id,"
+                           " 'site': value_json.site, 'message': value_json.message}"
+                           " | tojson }}"),
+    }
+    components["last_alert"] = {
+        "p": "sensor", "name": "Last alert", "state_topic": topics.alert,
+        "icon": "mdi:seat-legroom-reduced", "json_attributes_topic": topics.alert,
+        "value_template": "{{ value_json.message[:255] }}",
+    }
+    components["snooze_15"] = {
+        "p": "button", "name": "Snooze 15 min", "command_topic": topics.cmd_snooze,
+        "payload_press": json.dumps({"minutes": 15}), "icon": "mdi:alarm-snooze",
+    }
+    for key, component in components.items():
+        component["unique_id"] = f"{node}_{key}"
+    version = _version()
+    return {
+        "device": {
+            "identifiers": [node],
+            "name": f"legwake {desk.site} {desk.desk}",
+            "manufacturer": "legwake",
+            "model": "posture-break agent",
+            "sw_version": version,
+        },
+        "origin": {"name": "legwake", "sw_version": version},
+        "availability_topic": topics.status,
+        "state_topic": topics.state,
+        "qos": 1,
+        "components": components,
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("legwake")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+# --- small thread-safe parts ------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class _NewestQueue(Generic[T]):
+    """A bounded FIFO between threads that keeps the newest: when full, put() drops the
+    oldest item and says so (the caller counts and logs)."""
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be >= 1, got {maxsize}")
+        self._items: collections.deque[T] = collections.deque()
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def put(self, item: T) -> bool:
+        """Add `item`; True when the oldest item was dropped to make room."""
+        with self._lock:
+            dropped = len(self._items) >= self._maxsize
+            if dropped:
+                self._items.popleft()
+            self._items.append(item)
+            return dropped
+
+    def put_back(self, item: T) -> None:
+        """Return a taken item to the front, unless the queue has filled up meanwhile."""
+        with self._lock:
+            if len(self._items) < self._maxsize:
+                self._items.appendleft(item)
+
+    def take(self) -> T | None:
+        with self._lock:
+            return self._items.popleft() if self._items else None
+
+    def drain(self) -> list[T]:
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            return items
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+# Notices from paho's thread to the worker. `at` is time.time() when paho called us.
+
+@dataclass(frozen=True, slots=True)
+class _Connected:
+    ok: bool
+    reason: str
+    session_present: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _ConnectFailed:
+    error: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Disconnected:
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _HaOnline:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejected:
+    mid: int
+    reason: str
+    at: float
+
+
+_Notice = _Connected | _ConnectFailed | _Disconnected | _HaOnline | _Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    kind: CommandKind
+    topic: str
+    payload: bytes
+    retain: bool
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class _InFlight:
+    message: OutboxMessage
+    info: paho.MQTTMessageInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherStats:
+    """Counters since start(); `outbox_pending` is what the outbox holds now."""
+
+    connected: bool
+    connections: int
+    outbox_pending: int
+    in_flight: int
+    enqueued: int
+    acknowledged: int
+    states_published: int
+    states_dropped: int
+    commands_received: int
+    commands_invalid: int
+    commands_dropped: int
+    notices_dropped: int
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("the clock must return timezone-aware datetimes")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _reason_text(reason: ReasonCode) -> str:
+    return f"{reason.getName()} (reason code {reason.value})"
+
+
+# --- the publisher ----------------------------------------------------------------------------
+
+
+class MqttPublisher:
+    """Publishes one desk's alerts, events and state; receives its commands.
+
+    `start()` opens the outbox and connects in the background (it never waits for the
+    broker); `stop()` publishes "offline", disconnects and closes the outbox. Messages
+    still in the outbox are sent after the next start. Usable as a context manager.
+    """
+
+    def __init__(self, mqtt: MqttConfig, desk: DeskConfig, *,
+                 clock: Callable[[], datetime] = _utc_now,
+                 state_drop_log_every: int = STATE_DROP_LOG_EVERY) -> None:
+        self.mqtt = mqtt
+        self.desk = desk
+        self.topics = Topics.of(mqtt, desk)
+        self.client_id = mqtt.client_id or f"legwake-{desk.site}-{desk.desk}"
+        self.broker = f"{mqtt.host}:{mqtt.port}"
+        self._clock = clock
+        self._state_drop_log_every = max(1, state_drop_log_every)
+
+        self._notices: _NewestQueue[_Notice] = _NewestQueue(mqtt.queue_size)
+        self._received: _NewestQueue[_Received] = _NewestQueue(mqtt.queue_size)
+        self._state: _NewestQueue[bytes] = _NewestQueue(1)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._counts_lock = threading.Lock()
+        self._counts: collections.Counter[str] = collections.Counter()
+
+        self._client: paho.Client | None = None
+        self._outbox: Outbox | None = None
+        self._worker: threading.Thread | None = None
+        # Worker-thread state.
+        self._in_flight: collections.deque[_InFlight] = collections.deque()
+        self._last_handed_seq = 0
+        self._session_ready = False  # subscribed, "online" and discovery sent
+        self._session_due = False    # a connection was announced: set its session up
+        self._unannounced_since: float | None = None
+        self._was_connected = False
+        self._failures = 0  # consecutive failed connection attempts
+        self._last_state_at = -math.inf
+        self._left_at_stop = 0
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._worker is not None:
+            raise RuntimeError("MqttPublisher.start() called twice")
+        client = self._make_client()  # raises PublisherError before anything is opened
+        self._outbox = Outbox(self.mqtt.outbox_path)
+        self._client = client
+        pending = len(self._outbox)
+        if pending:
+            log.info("outbox %s: %d messages from before are sent first",
+                     self.mqtt.outbox_path, pending)
+        self._worker = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
+        self._worker.start()
+        client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s,
+                             **self._connect_options())
+        client.loop_start()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Publish the retained "offline", disconnect, stop both threads, close the outbox."""
+        if self._worker is None or self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        self._worker.join()
+        client, outbox = self._client, self._outbox
+        assert client is not None and outbox is not None
+        try:
+            if client.is_connected():
+                info = client.publish(self.topics.status, "offline", qos=1, retain=True)
+                if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    # The PUBACK of "offline" follows those of everything sent before it.
+                    info.wait_for_publish(timeout)
+                self._collect_acks()
+            client.disconnect()
+        finally:
+            client.loop_stop()
+            self._left_at_stop = len(outbox)
+            outbox.close()
+            # Break the client <-> bound-method cycle so paho closes its sockets now.
+            client.on_connect = client.on_connect_fail = client.on_disconnect = None
+            client.on_publish = client.on_message = None
+        log.info("MQTT publisher stopped; %d messages wait in the outbox for the next start",
+                 self._left_at_stop)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- the API for the agent ----------------------------------------------------------------
+
+    def publish_alert(self, alert: Mapping[str, Any]) -> str:
+        """Queue an alert (QoS 1, via the outbox); returns its `id` (given, or made here).
+
+        Committed to the outbox when this returns. Adds `time` (ISO 8601 UTC, now).
+        Raises ValueError for a payload that is not an alert or not valid JSON (NaN).
+        """
+        if alert.get("event") != "alert":
+            raise ValueError(f'an alert has "event": "alert", got {_show(alert.get("event"))}')
+        return self._enqueue(self.topics.alert, alert)
+
+    def publish_event(self, event: Mapping[str, Any]) -> str:
+        """Queue an event such as {"t": ..., "event": "break", "phase": "start"} (QoS 1)."""
+        kind = event.get("event")
+        if not isinstance(kind, str) or not kind or kind == "alert":
+            raise ValueError(f'an event has "event": a name other than "alert", got {_show(kind)}')
+        return self._enqueue(self.topics.event, event)
+
+    def publish_state(self, state: Mapping[str, Any]) -> None:
+        """Offer the newest state; it is published (retained, QoS 0) at most once per
+        `state_interval_s`, and a state not yet published when a newer one comes is dropped.
+        """
+        self._require_running()
+        payload = dict(state)
+        payload["time"] = _iso(self._clock())
+        data = _json(payload)
+        if self._state.put(data):
+            dropped = self._count("states_dropped")
+            if dropped == 1 or dropped % self._state_drop_log_every == 0:
+                log.info("state: %d older states dropped so far (the newest is kept and"
+                         " published at most every %g s)", dropped, self.mqtt.state_interval_s)
+        self._wake.set()
+
+    def commands(self) -> list[Command]:
+        """The ack and snooze commands received since the last call, oldest first.
+
+        Invalid ones (and retained ones: stale) are logged with the reason and dropped.
+        """
+        commands: list[Command] = []
+        for received in self._received.drain():
+            try:
+                if received.retain:
+                    raise InvalidCommand("a retained message (a stale command, not a new one)")
+                commands.append(parse_command(received.kind, received.payload,
+                                              received_at=received.received_at))
+            except InvalidCommand as reason:
+                self._count("commands_invalid")
+                log.warning("dropped a %s command on %s: %s", received.kind, received.topic,
+                            reason)
+        return commands
+
+    def wait_until_sent(self, timeout: float) -> bool:
+        """Block until the outbox is empty (True) or `timeout` seconds pass (False)."""
+        outbox = self._require_running()
+        deadline = time.monotonic() + timeout
+        while len(outbox):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stats(self) -> PublisherStats:
+        with self._counts_lock:
+            counts = dict(self._counts)
+        running = self._outbox is not None and not self._stopping.is_set()
+        return PublisherStats(
+            connected=running and self._client is not None and self._client.is_connected(),
+            connections=counts.get("connections", 0),
+            outbox_pending=len(self._outbox) if running and self._outbox else self._left_at_stop,
+            in_flight=len(self._in_flight),
+            enqueued=counts.get("enqueued", 0),
+            acknowledged=counts.get("acknowledged", 0),
+            states_published=counts.get("states_published", 0),
+            states_dropped=counts.get("states_dropped", 0),
+            commands_received=counts.get("commands_received", 0),
+            commands_invalid=counts.get("commands_invalid", 0),
+            commands_dropped=counts.get("commands_dropped", 0),
+            notices_dropped=counts.get("notices_dropped", 0),
+        )
+
+    # --- callers' threads ---------------------------------------------------------------------
+
+    def _require_running(self) -> Outbox:
+        if self._outbox is None or self._stopping.is_set():
+            raise RuntimeError("the MQTT publisher is not running: call start() first")
+        return self._outbox
+
+    def _enqueue(self, topic: str, message: Mapping[str, Any]) -> str:
+        outbox = self._require_running()
+        payload = dict(message)
+        message_id = payload.get("id")
+        if message_id is None:
+            message_id = payload["id"] = uuid.uuid4().hex
+        elif not isinstance(message_id, str) or not 1 <= len(message_id) <= MAX_ID_CHARS:
+            raise ValueError(f"id: expected a string of 1..{MAX_ID_CHARS} characters,"
+                             f" got {_show(message_id)}")
+        payload["time"] = _iso(self._clock())
+        text = _json(payload).decode("utf-8")
+        stored = outbox.put(id=message_id, topic=topic, payload=text,
+                            enqueued_at=payload["time"])
+        self._count("enqueued")
+        self._wake.set()
+        return stored.id
+
+    def _count(self, name: str, n: int = 1) -> int:
+        with self._counts_lock:
+            self._counts[name] += n
+            return self._counts[name]
+
+    # --- paho's thread: callbacks only enqueue, timestamped, and wake the worker --------------
+
+    def _notice(self, notice: _Notice) -> None:
+        if self._notices.put(notice):
+            dropped = self._count("notices_dropped")
+            log.warning("MQTT notice queue full (%d): dropped the oldest notice (%d so far)",
+                        self.mqtt.queue_size, dropped)
+        self._wake.set()
+
+    def _on_connect(self, client: paho.Client, userdata: object, flags: paho.ConnectFlags,
+                    reason: ReasonCode, properties: Properties | None) -> None:
+        self._notice(_Connected(ok=not reason.is_failure, reason=_reason_text(reason),
+                                session_present=flags.session_present, at=time.time()))
+
+    def _on_connect_fail(self, client: paho.Client, userdata: object) -> None:
+        # paho calls this inside its `except OSError` around the connection attempt, and
+        # passes no error: the exception being handled is the reason (refused, TLS, DNS).
+        error = sys.exc_info()[1]
+        text = (str(error) or type(error).__name__) if error is not None else "unknown error"
+        self._notice(_ConnectFailed(error=text, at=time.time()))
+
+    def _on_disconnect(self, client: paho.Client, userdata: object,
+                       flags: paho.DisconnectFlags, reason: ReasonCode,
+                       properties: Properties | None) -> None:
+        self._notice(_Disconnected(reason=_reason_text(reason), at=time.time()))
+
+    def _on_publish(self, client: paho.Client, userdata: object, mid: int,
+                    reason: ReasonCode, properties: Properties | None) -> None:
+        # Acknowledged messages need no notice: the worker asks each in-flight message.
+        if reason.is_failure:
+            self._notice(_Rejected(mid=mid, reason=_reason_text(reason), at=time.time()))
+        self._wake.set()
+
+    def _on_message(self, client: paho.Client, userdata: object,
+                    message: paho.MQTTMessage) -> None:
+        topic = message.topic
+        if topic == self.topics.ha_status:
+            # A retained birth is an old one; we publish the discovery on connect anyway.
+            if message.payload == b"online" and not message.retain:
+                self._notice(_HaOnline(at=time.time()))
+            return
+        kind: CommandKind
+        if topic == self.topics.cmd_ack:
+            kind = "ack"
+        elif topic == self.topics.cmd_snooze:
+            kind = "snooze"
+        else:
+            return
+        self._count("commands_received")
+        received = _Received(kind=kind, topic=topic, payload=bytes(message.payload),
+                             retain=bool(message.retain), received_at=_utc_now())
+        if self._received.put(received):
+            dropped = self._count("commands_dropped")
+            log.warning("command queue full (%d): dropped the oldest command (%d so far);"
+                        " is the agent calling commands()?", self.mqtt.queue_size, dropped)
+
+    # --- the worker thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._next_timeout())
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            try:
+                self._step()
+            except Exception:  # keep publishing: a bad moment must not end the sink
+                log.exception("MQTT publisher: unexpected error; continuing in 1 s")
+                self._stopping.wait(1.0)
+
+    def _next_timeout(self) -> float:
+        if self._session_ready and len(self._state):
+            due = self._last_state_at + self.mqtt.state_interval_s - time.monotonic()
+            return min(TICK_S, max(0.0, due))
+        return TICK_S
+
+    def _step(self) -> None:
+        for notice in self._notices.drain():
+            self._handle(notice)
+        client = self._client
+        assert client is not None
+        if not client.is_connected():
+            self._session_ready = self._session_due = False
+            self._unannounced_since = None
+        elif self._session_due:
+            self._begin_session(client)
+        elif not self._session_ready:
+            # Connected, but its notice not seen: it is on its way (paho marks the connection
+            # up just before it calls on_connect), or it fell out of a full notice queue.
+            # Wait a moment for it, then set the session up anyway.
+            now = time.monotonic()
+            if self._unannounced_since is None:
+                self._unannounced_since = now
+            elif now - self._unannounced_since > TICK_S:
+                self._begin_session(client)
+        self._collect_acks()
+        if self._session_ready:
+            self._fill_window(client)
+            self._publish_state_if_due(client)
+
+    def _handle(self, notice: _Notice) -> None:
+        if isinstance(notice, _Connected):
+            if notice.ok:
+                self._failures = 0
+                self._session_due = True  # even if we missed the disconnection in between
+                self._was_connected = True
+                self._count("connections")
+                log.info("connected to MQTT broker %s as %s (MQTT %s%s, session %s)",
+                         self.broker, self.client_id, self.mqtt.protocol,
+                         ", TLS" if self.mqtt.tls else "",
+                         "resumed" if notice.session_present else "new")
+            else:
+                self._failures += 1
+                hint = (" Check [mqtt] username and password." if "user name or password"
+                        in notice.reason.lower() or "not authorized" in notice.reason.lower()
+                        else "")
+                log.error("MQTT broker %s refused the connection: %s.%s Attempt %d; retrying"
+                          " in about %g s.", self.broker, notice.reason, hint, self._failures,
+                          self._retry_delay())
+        elif isinstance(notice, _ConnectFailed):
+            self._failures += 1
+            log.error("cannot connect to MQTT broker %s: %s. Attempt %d; retrying in about"
+                      " %g s.", self.broker, notice.error, self._failures, self._retry_delay())
+        elif isinstance(notice, _Disconnected):
+            self._session_ready = self._session_due = False
+            if self._was_connected:
+                self._was_connected = False
+                log.warning("lost the connection to MQTT broker %s: %s; reconnecting (QoS 1"
+                            " messages wait in the outbox)", self.broker, notice.reason)
+        elif isinstance(notice, _HaOnline):
+            if self._session_ready and self.mqtt.ha_discovery:
+                log.info("Home Assistant is online: discovery config sent again")
+                self._publish_discovery()
+        elif isinstance(notice, _Rejected):
+            ids = [f.message.id for f in self._in_flight if f.info.mid == notice.mid]
+            log.error("MQTT broker %s rejected message %s: %s; it leaves the outbox",
+                      self.broker, ids[0] if ids else f"mid {notice.mid}", notice.reason)
+
+    def _retry_delay(self) -> float:
+        # paho's reconnect_delay_set(): the first wait is the minimum, doubled per failure.
+        exponent = min(self._failures - 1, 30)
+        return float(min(self.mqtt.reconnect_initial_s * 2**exponent, self.mqtt.reconnect_max_s))
+
+    def _begin_session(self, client: paho.Client) -> None:
+        subscriptions = [(self.topics.cmd_ack, 1), (self.topics.cmd_snooze, 1)]
+        if self.mqtt.ha_discovery:
+            subscriptions.append((self.topics.ha_status, 1))
+        client.subscribe(subscriptions)
+        # QoS 0: these are re-sent on every connection, so paho need not keep copies.
+        # The entities first, then their availability.
+        if self.mqtt.ha_discovery:
+            self._publish_discovery()
+        client.publish(self.topics.status, "online", qos=0, retain=True)
+        self._session_ready = True
+        self._session_due = False
+        self._unannounced_since = None
+
+    def _publish_discovery(self) -> None:
+        assert self._client is not None
+        config = ha_discovery_config(self.topics, self.desk)
+        self._client.publish(self.topics.ha_config, _json(config), qos=0, retain=True)
+
+    def _collect_acks(self) -> None:
+        if not self._in_flight:
+            return
+        done = [f for f in self._in_flight if f.info.is_published()]
+        if not done:
+            return
+        assert self._outbox is not None
+        self._outbox.mark_sent(f.message.seq for f in done)
+        finished = {id(f) for f in done}
+        self._in_flight = collections.deque(f for f in self._in_flight
+                                            if id(f) not in finished)
+        self._count("acknowledged", len(done))
+
+    def _fill_window(self, client: paho.Client) -> None:
+        room = INFLIGHT_WINDOW - len(self._in_flight)
+        if room <= 0:
+            return
+        assert self._outbox is not None
+        for message in self._outbox.pending(after_seq=self._last_handed_seq, limit=room):
+            info = client.publish(message.topic, message.payload, qos=message.qos,
+                                  retain=message.retain)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                # Connection lost just now. paho keeps a copy and sends it on reconnect; we
+                # hand the message over again then too: a duplicate by id, never a loss.
+                break
+            self._in_flight.append(_InFlight(message, info))
+            self._last_handed_seq = message.seq
+
+    def _publish_state_if_due(self, client: paho.Client) -> None:
+        now = time.monotonic()
+        if now < self._last_state_at + self.mqtt.state_interval_s:
+            return
+        data = self._state.take()
+        if data is None:
+            return
+        info = client.publish(self.topics.state, data, qos=0, retain=True)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._state.put_back(data)  # unless a newer state came meanwhile
+            return
+        self._last_state_at = now
+        self._count("states_published")
+
+    # --- paho set-up --------------------------------------------------------------------------
+
+    def _connect_options(self) -> dict[str, Any]:
+        if self.mqtt.protocol != "5":
+            return {}
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        return {"clean_start": False, "properties": properties}
+
+    def _make_client(self) -> paho.Client:
+        mqtt = self.mqtt
+        v5 = mqtt.protocol == "5"
+        tls_context = _tls_context(mqtt) if mqtt.tls else None
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+            # A persistent session: commands (QoS 1) sent while we are away are kept.
+            clean_session=None if v5 else False,
+        )
+        client.max_inflight_messages_set(INFLIGHT_WINDOW)
+        client.reconnect_delay_set(mqtt.reconnect_initial_s, mqtt.reconnect_max_s)  # type: ignore[arg-type]
+        client.will_set(self.topics.status, "offline", qos=1, retain=True)
+        if mqtt.username:
+            client.username_pw_set(mqtt.username, mqtt.password or None)
+        if tls_context is not None:
+            client.tls_set_context(tls_context)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+
+def _tls_context(mqtt: MqttConfig) -> ssl.SSLContext:
+    """Verify the broker (its certificate and host name); present ours if configured."""
+    for key in ("ca_file", "cert_file", "key_file"):
+        name = getattr(mqtt, key)
+        if name and not Path(name).is_file():
+            raise PublisherError(f"[mqtt] {key}: no such file: {name}")
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=mqtt.ca_file or None)
+    except (OSError, ssl.SSLError) as error:
+        raise PublisherError(f"[mqtt] ca_file: cannot load {mqtt.ca_file}: {error}") from None
+    context.sslsocket_class = _ClosingSSLSocket
+    if mqtt.cert_file:
+        try:
+            # A password-protected key would make OpenSSL prompt on the terminal: refuse.
+            context.load_cert_chain(mqtt.cert_file, mqtt.key_file or None,
+                                    password=_no_key_password)
+        except (OSError, ssl.SSLError, _EncryptedKey) as error:
+            raise PublisherError(f"[mqtt] cert_file/key_file: cannot load {mqtt.cert_file},"
+                                 f" {mqtt.key_file}: {error}") from None
+    return context
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """Closes itself when the handshake fails: paho 2.2 (`Client._ssl_wrap_socket`) leaves
+    the socket of a refused handshake open, one leaked descriptor per retry."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_key_password() -> bytes:
+    raise _EncryptedKey("the key is encrypted; give an unencrypted key file")
+
+
+def _json(payload: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; NaN and infinity are errors (use null), as in the schemas."""
+    try:
+        return json.dumps(payload, allow_nan=False, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+    except ValueError as error:
+        raise ValueError(f"not valid JSON: {error} (use null, not NaN or infinity)") from None
