@@ -6,6 +6,7 @@ their errors into a one-line message and a non-zero exit; no logic lives here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import click
@@ -27,6 +28,19 @@ def _load_config(path: str | None):
         for problem in error.errors:
             click.echo(problem, err=True)
         raise SystemExit(2) from None
+
+
+@contextlib.contextmanager
+def _publisher(cfg):
+    """The MQTT publisher, started, and stopped (offline published) on the way out."""
+    from edge.publish import MqttPublisher
+
+    publisher = MqttPublisher(cfg.mqtt, cfg.desk)
+    publisher.start()
+    try:
+        yield publisher
+    finally:
+        publisher.stop()
 
 
 config_option = click.option(
@@ -53,29 +67,41 @@ def check_config(path: str | None) -> None:
 @click.option("--stats", "show_stats", is_flag=True,
               help="Print one JSON object of per-source decoder counters at the end.")
 @click.option("--events", "events_out", metavar="OUT", default=None,
-              help="Write the event stream (JSON Lines: posture changes, ...) to OUT; - is "
-                   "standard output.")
+              help="Write the event stream (JSON Lines: postures, sensors, breaks, alerts) to "
+                   "OUT; - is standard output.")
+@click.option("--mqtt", is_flag=True,
+              help="Also publish as the live agent would, to the configured broker.")
 def replay(trace: str, config_path: str | None, show_stats: bool,
-           events_out: str | None) -> None:
+           events_out: str | None, mqtt: bool) -> None:
     """Run a recorded TRACE through the same pipeline as the live agent, as fast as possible."""
     from edge.sources.replay import stats_of, trace_stats
     from edge.sources.trace import TraceError, TraceReader
 
-    if not (show_stats or events_out):
-        raise click.UsageError("say what to output: --stats and/or --events OUT")
+    if not (show_stats or events_out or mqtt):
+        raise click.UsageError("say what to output: --stats, --events OUT and/or --mqtt")
     try:
         reader = TraceReader(trace)
     except (OSError, TraceError) as error:
         raise click.ClickException(str(error)) from None
-    if events_out:
-        from edge import pipeline
+    if events_out or mqtt:
+        from edge.agent import replay_trace, session_prefix, trace_start
+        from edge.sinks import JsonLinesSink, MqttSink
 
         cfg = _load_config(config_path)
-        run = pipeline.Pipeline.for_sources(reader.header.sources, cfg)
-        with click.open_file(events_out, "w", encoding="utf-8") as out:
-            pipeline.replay(reader, run, lambda event: out.write(
-                json.dumps(event, separators=(",", ":")) + "\n"))
-        stats = stats_of(run.decoders, reader)
+        with contextlib.ExitStack() as stack:
+            sinks: list = []
+            if events_out:
+                out = stack.enter_context(click.open_file(events_out, "w", encoding="utf-8"))
+                sinks.append(JsonLinesSink(out))
+            if mqtt:
+                publisher = stack.enter_context(_publisher(cfg))
+                sinks.append(MqttSink(publisher, session_prefix(trace_start(
+                    reader.header.started))))
+            agent = replay_trace(reader, cfg, sinks)
+            if mqtt and not publisher.wait_until_sent(timeout=30):
+                click.echo("the broker did not take every message within 30 s: the rest "
+                           f"stays in the outbox ({cfg.mqtt.outbox_path})", err=True)
+        stats = stats_of(agent.pipeline.decoders, reader)
     else:
         stats = trace_stats(reader)
     if reader.damage.total:
@@ -117,6 +143,27 @@ def scan(timeout_s: float, sim_hci: str | None) -> None:
         click.echo("no LegIMU unit found", err=True)
 
 
+def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None,
+            seed: int | None):
+    """The simulated sitter: a scenario name or JSON file, over the [sim] defaults."""
+    from firmware_sim.scenario import Scenario, get_scenario
+    from firmware_sim.simulation import Sitter
+
+    settings = cfg.sim
+    name = scenario or settings.scenario
+    seed = settings.seed if seed is None else seed
+    try:
+        if name.endswith(".json"):
+            with open(name, encoding="utf-8") as f:
+                plan = Scenario.from_dict(json.load(f))
+        else:
+            plan = get_scenario(name, seed=seed)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    return Sitter(plan, weight_kg=weight_kg or settings.weight_kg, seat=seat or settings.seat,
+                  seed=seed)
+
+
 @main.command()
 @click.argument("scenario", required=False)
 @config_option
@@ -148,8 +195,8 @@ def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
     """
     import asyncio
 
-    from firmware_sim.scenario import SCENARIOS, Scenario, get_scenario
-    from firmware_sim.simulation import LiveDesk, Sitter, write_simulated_trace
+    from firmware_sim.scenario import SCENARIOS
+    from firmware_sim.simulation import LiveDesk, write_simulated_trace
 
     if list_scenarios:
         for name in SCENARIOS:
@@ -157,18 +204,8 @@ def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
         return
     cfg = _load_config(config_path)
     settings = cfg.sim
-    name = scenario or settings.scenario
-    seed = settings.seed if seed is None else seed
-    try:
-        if name.endswith(".json"):
-            with open(name, encoding="utf-8") as f:
-                plan = Scenario.from_dict(json.load(f))
-        else:
-            plan = get_scenario(name, seed=seed)
-    except (OSError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
-    sitter = Sitter(plan, weight_kg=weight_kg or settings.weight_kg, seat=seat or settings.seat,
-                    seed=seed)
+    sitter = _sitter(cfg, scenario, weight_kg, seat, seed)
+    plan = sitter.scenario
     imu_transport = imu_transport or cfg.imu.transport
     if trace_out:
         chunks = write_simulated_trace(trace_out, sitter, mat_rate_hz=settings.mat_rate_hz,
@@ -245,3 +282,43 @@ def diagnose(config_path: str | None, as_json: bool) -> None:
                    nl=False)
     if any(f.status == "fail" for f in findings):
         raise SystemExit(1)
+
+
+@main.command()
+@config_option
+@click.option("--sim", "scenario", metavar="SCENARIO", default=None,
+              help="Run on the simulated seat mat and thigh sensors playing SCENARIO "
+                   "(a name from `legwake sim --list`, or a scenario JSON file).")
+@click.option("--speed", type=click.FloatRange(0.1, 1000), default=None,
+              help="With --sim: time compression ([sim] speed).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines as text, or one JSON object per line.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def run(config_path: str | None, scenario: str | None, speed: float | None, log_format: str,
+        log_level: str) -> None:
+    """Run the agent: read the sensors, publish states and alerts over MQTT, until stopped
+    (Ctrl-C or SIGTERM: publishes offline and flushes the outbox first)."""
+    import asyncio
+    import signal
+
+    from edge import live, logs
+
+    logs.configure(log_format, log_level)
+    cfg = _load_config(config_path)
+
+    async def main_loop() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        if scenario:
+            sitter = _sitter(cfg, scenario, None, None, None)
+            await live.run_simulated(cfg, stop, sitter, speed=speed or cfg.sim.speed)
+        else:
+            await live.run_agent(cfg, stop)
+
+    try:
+        asyncio.run(main_loop())
+    except (ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None

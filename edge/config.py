@@ -31,8 +31,10 @@ __all__ = [
     "Config",
     "ConfigError",
     "DeskConfig",
+    "EstimateConfig",
     "ImuConfig",
     "MatConfig",
+    "ModelConfig",
     "MqttConfig",
     "NerveConfig",
     "PolicyConfig",
@@ -398,6 +400,21 @@ class SimConfig(_Validated):
                             empty_ok=False))
 
 
+@dataclass(frozen=True, slots=True)
+class ModelConfig(_Validated):
+    """The person whose nerves the model follows (edge/model, docs/model.md)."""
+
+    systolic_mmHg: float = setting(120.0, Number(70, 260))
+    diastolic_mmHg: float = setting(80.0, Number(40, 140))
+    diabetic: bool = setting(False, Flag())
+    horizon_s: float = setting(3600.0, Number(600, 4 * 3600))
+
+    rules: ClassVar[tuple[Rule, ...]] = (
+        Rule("diastolic_mmHg", lambda c: c.diastolic_mmHg < c.systolic_mmHg,
+             "below systolic_mmHg"),
+    )
+
+
 _CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"
 
 
@@ -425,6 +442,24 @@ class PolicyConfig(_Validated):
         Rule("quiet_end", lambda c: bool(c.quiet_start) == bool(c.quiet_end),
              "set together with quiet_start (both, or neither)"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateConfig(_Validated):
+    """Posture, movement and mat zeroing (edge/estimate/): see each module's docstring."""
+
+    period_s: float = setting(1.0, Number(1, 5))
+    close_delay_s: float = setting(1.0, Number(0, 10))
+    missing_after_s: float = setting(3.0, Number(0.5, 60))
+    posture_switch_per_s: float = setting(0.02, Number(0.0001, 0.5))
+    evidence_weight: float = setting(0.7, Number(0.01, 1))
+    mat_only_crossing_confidence: float = setting(0.6, Number(0, 1))
+    empty_load_n: float = setting(40.0, Number(5, 200))
+    zero_time_constant_s: float = setting(20.0, Number(1, 3600))
+    zero_settle_s: float = setting(3.0, Number(0, 60))
+    relief_offload: float = setting(0.30, Number(0.05, 0.95))
+    relief_min_s: float = setting(15.0, Number(1, 600))
+    mat_pitch_mm: float = setting(28.0, Number(5, 60))
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,7 +497,9 @@ class Config(_Validated):
     record: RecordConfig = field(default_factory=RecordConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     nerve: NerveConfig = field(default_factory=NerveConfig)
+    estimate: EstimateConfig = field(default_factory=EstimateConfig)
 
     rules: ClassVar[tuple[Rule, ...]] = (
         Rule("imu.transport", lambda s: s.imu.transport != "serial" or s.mat.port != "",

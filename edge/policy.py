@@ -100,6 +100,7 @@ class Policy:
     _next_break_reminder: float | None = None
     _break_alert_id: str | None = None
     _quiet: tuple[float | None, float | None] = field(default=(None, None))
+    _last_t: float | None = None
 
     def __post_init__(self) -> None:
         self._quiet = (_minute_of_day(self.settings.quiet_start),
@@ -128,6 +129,7 @@ class Policy:
     def step(self, second: Second) -> list[dict[str, Any]]:
         """Decisions for this second: alert and break events, in the event stream's shape."""
         if not second.trusted:
+            self._last_t = None
             return []
         out: list[dict[str, Any]] = []
         self._breaks(second, out)
@@ -158,9 +160,13 @@ class Policy:
         ttn = second.time_to_numbness_s
         worst = min(range(len(SITES)), key=lambda i: ttn[i])
         soonest = ttn[worst] if second.seated else math.inf
+        # Alert now if waiting for the next second would leave less than the lead time.
+        step = 1.0 if self._last_t is None else max(second.t_s - self._last_t, 0.0)
+        self._last_t = second.t_s
+        lead = settings.lead_time_s + step
         episode = self._episode
         if episode is None:
-            if soonest >= settings.lead_time_s:
+            if soonest >= lead:
                 return
             episode = self._episode = _Episode()
         elif soonest > settings.lead_time_s + settings.rearm_margin_s:
@@ -174,7 +180,7 @@ class Policy:
             return
         else:
             episode.clear_since = None
-        if soonest >= settings.lead_time_s or not self._may_alert(second):
+        if soonest >= lead or not self._may_alert(second):
             return
         first = episode.alerted_id is None
         if first and second.t_s < self._cooldown_until:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from edge.config import Config
-from edge.sources.base import Source
+from edge.sources.base import Clock, Source, monotonic_clock
 from edge.sources.ble import BleImuSource
 from edge.sources.serial import SerialSource
 
@@ -28,15 +28,18 @@ def ble_backends(config: Config) -> dict[str, Any]:
             "backend_kwargs": {"bumble": {"hci": config.ble.sim_hci}}}
 
 
-def configured_sources(config: Config) -> list[Source]:
-    """Every source the configuration enables, named as in traces: mat, imu_left, imu_right."""
+def configured_sources(config: Config, *, clock: Clock = monotonic_clock) -> list[Source]:
+    """Every source the configuration enables, named as in traces: mat, imu_left, imu_right.
+
+    `clock` stamps arrival times (a scaled one for time-compressed simulated devices)."""
     sources: list[Source] = []
     if config.mat.port:
         sources.append(SerialSource(config.mat.port, baudrate=config.mat.baudrate,
                                     read_size=config.mat.read_size,
                                     reopen_interval_s=config.mat.reopen_interval_s,
                                     imu_rate_hz=config.imu.rate_hz
-                                    if config.imu.transport == "serial" else None))
+                                    if config.imu.transport == "serial" else None,
+                                    clock=clock))
     if config.imu.transport == "ble":
         for placement, wanted in (("left", config.imu.left), ("right", config.imu.right)):
             is_address = bool(_ADDRESS.match(wanted))
@@ -46,5 +49,5 @@ def configured_sources(config: Config) -> list[Source]:
                 rate_hz=config.imu.rate_hz, mtu=config.imu.mtu,
                 scan_timeout_s=config.imu.scan_timeout_s,
                 backoff_initial_s=config.imu.reconnect_initial_s,
-                backoff_max_s=config.imu.reconnect_max_s, **ble_backends(config)))
+                backoff_max_s=config.imu.reconnect_max_s, clock=clock, **ble_backends(config)))
     return sources

@@ -1,0 +1,196 @@
+"""Train the posture model on simulated sittings and write edge/estimate/posture_params.py.
+
+Training data: seeds 1-20 only (bench/estimate.py evaluates on seeds >= 1000), each
+seed a different body weight across 45-130 kg, both seats, three sittings per seed:
+`all_postures` (every posture and activity), `random` (an hour of anything) and a
+sitting made here with many weight shifts in every seated posture (the named
+scenarios have few, and a shift in one posture can look like another posture).
+The frames go through the estimator's own feature stage (zeroing included); this
+script feeds it decoded frames made straight from the body model, skipping the
+bytes (the benchmark and the tests go through real traces).
+
+Labels per window (one second): the posture at its middle, with a sub-class for
+the same posture during each kind of weight shift and for standing or away while
+walking. Windows that overlap a transition are left out; those on a shift's ramps
+count as the shift.
+
+    .venv/bin/python bench/train_posture.py [--seeds 20] [--check]
+
+`--check` also prints per-window accuracy (no smoothing) on seeds 1000-1003.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from edge.calibration import Calibration
+from edge.estimate.features import FeatureStage
+from edge.estimate.labels import POSTURES
+from edge.estimate.posture import PostureModel
+from edge.estimate.windows import Windower
+from edge.wire import Decoded, ImuSamples, PressureFrames
+from firmware_sim.body import Body
+from firmware_sim.scenario import (
+    SEATED_POSTURES,
+    SHIFT_KINDS,
+    Scenario,
+    Segment,
+    Shift,
+    get_scenario,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "edge" / "estimate" / "posture_params.py"
+SEATS = ("hard", "cushioned")
+
+
+def weight_of(seed: int, k: int) -> float:
+    """Weights spread over 45-130 kg by a low-discrepancy sequence (both ends included)."""
+    u = ((seed * 3 + k) * 0.6180339887) % 1.0
+    return round(45.0 + 85.0 * u, 1)
+
+
+def shift_heavy(seed: int) -> Scenario:
+    """Every seated posture held 3-5 minutes with a weight shift every ~40 s."""
+    rng = np.random.default_rng(seed + 7777)
+    postures = list(SEATED_POSTURES)
+    rng.shuffle(postures)
+    segments = []
+    for i, posture in enumerate(postures):
+        kinds = list(SHIFT_KINDS) * 2
+        rng.shuffle(kinds)
+        shifts, offset = [], 5.0
+        for kind in kinds:
+            length = round(float(rng.uniform(18, 35)), 1)
+            shifts.append(Shift(offset_s=round(offset, 1), duration_s=length, kind=kind))
+            offset += length + round(float(rng.uniform(8, 20)), 1)
+        segments.append(Segment(posture=posture, activity="shifts",
+                                duration_s=round(offset + 2, 1),
+                                transition_s=0.0 if i == 0 else 2.0, shifts=tuple(shifts)))
+    return Scenario(name="train_shifts", seed=seed, segments=tuple(segments))
+
+
+def decoded_chunks(body: Body, scenario: Scenario, *, chunk_s: float = 60.0, mat_hz: int = 20,
+                   imu_hz: int = 50) -> Iterator[dict[str, Decoded]]:
+    """The sitting as decoded frames, as if each arrived when it was taken."""
+    t0 = 0.0
+    while t0 < scenario.duration_s:
+        t1 = min(t0 + chunk_s, scenario.duration_s)
+        tm = np.arange(np.ceil(t0 * mat_hz), np.ceil(t1 * mat_hz)) / mat_hz
+        out = {"mat": Decoded(pressure=(PressureFrames(
+            tm, np.rint(tm * 1000).astype(np.int64), np.zeros(len(tm), np.uint16),
+            body.pressure_counts(scenario, tm)),))}
+        for placement, name in ((1, "imu_left"), (2, "imu_right")):
+            ti = np.arange(np.ceil(t0 * imu_hz), np.ceil(t1 * imu_hz)) / imu_hz
+            raw = body.imu_samples(scenario, placement, ti)
+            n = len(ti)
+            out[name] = Decoded(imu=ImuSamples(
+                np.full(n, placement, np.uint8), ti, ti * 1000.0,
+                (np.arange(n) % 65536).astype(np.uint16), raw[:, :3].copy(), raw[:, 3:].copy()))
+        yield out
+        t0 = t1
+
+
+def window_labels(scenario: Scenario, end_s: np.ndarray,
+                  period_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(sub-class name or "" to leave out, posture index) of each window."""
+    start = end_s - period_s
+    mid = end_s - period_s / 2
+    inside = mid < scenario.duration_s
+    mid_c = np.minimum(mid, scenario.duration_s - 1e-6)
+    posture = scenario.posture_index_at(mid_c).astype(np.int64)
+    activity = scenario.activity_at(mid_c)
+    truth = scenario.ground_truth()
+    keep = inside.copy()
+    for tr in truth["transitions"]:
+        keep &= ~((end_s > tr["start_s"] - 1.0) & (start < tr["end_s"] + 1.0))
+    variant = np.full(len(end_s), "", dtype=object)
+    for shift in truth["shifts"]:
+        # The ramps in and out too: a window half into a shift is still that posture.
+        variant[(end_s > shift["start_s"]) & (start < shift["end_s"])] = shift["kind"]
+    names = []
+    for k in range(len(end_s)):
+        name = POSTURES[posture[k]]
+        if not keep[k]:
+            names.append("")
+        elif name in ("empty", "standing"):
+            names.append(name + ("/walking" if activity[k] == "walking" else ""))
+        else:
+            names.append(name + (f"/{variant[k]}" if variant[k] else ""))
+    return np.array(names), posture
+
+
+def sitting_features(body: Body, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """(features (n, D), sub-class names (n,)) of every window of one sitting."""
+    windower = Windower()
+    stage = FeatureStage(calibration=Calibration())
+    rows, ends = [], []
+    for decoded in decoded_chunks(body, scenario):
+        windower.add(decoded)
+        while (win := windower.close(max_windows=600)) is not None:
+            feats = stage.process(win)
+            rows.append(feats.features)
+            ends.append(feats.t_s)
+    while (win := windower.flush(max_windows=600)) is not None:
+        feats = stage.process(win)
+        rows.append(feats.features)
+        ends.append(feats.t_s)
+    features, end_s = np.vstack(rows), np.concatenate(ends)
+    names, _ = window_labels(scenario, end_s)
+    return features, names
+
+
+def dataset(seeds: list[int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    features, names, log = [], [], []
+    for seed in seeds:
+        sittings = [("all_postures", get_scenario("all_postures", seed)),
+                    ("random", get_scenario("random", seed)),
+                    ("shifts", shift_heavy(seed))]
+        for k, (label, scenario) in enumerate(sittings):
+            weight, seat = weight_of(seed, k), SEATS[(seed + k) % 2]
+            started = time.perf_counter()
+            x, y = sitting_features(Body(weight_kg=weight, seat=seat, seed=seed), scenario)
+            keep = (y != "") & ~np.isnan(x).any(axis=1)
+            features.append(x[keep])
+            names.append(y[keep])
+            line = (f"seed {seed:4d} {label:13s} {weight:5.1f} kg {seat:9s} "
+                    f"{keep.sum():5d} windows ({time.perf_counter() - started:.1f} s)")
+            log.append(line)
+            print(line, flush=True)
+    return np.vstack(features), np.concatenate(names), log
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20, help="train on seeds 1..N (<= 999)")
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if not 1 <= args.seeds <= 999:
+        parser.error("--seeds must be 1..999: seeds >= 1000 are held out for evaluation")
+    features, names, _ = dataset(list(range(1, args.seeds + 1)))
+    model = PostureModel.fit(features, names)
+    counts = Counter(names.tolist())
+    header = (f"The posture model: generated by bench/train_posture.py (seeds 1-{args.seeds}, "
+              f"{len(names)} windows, {len(model.classes)} sub-classes). Do not edit; retrain.\n\n"
+              "Windows per sub-class: " + ", ".join(f"{c} {counts[c]}" for c in model.classes)
+              + ".\n")
+    args.out.write_text(model.to_source(header), encoding="utf-8")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1000:.0f} kB, "
+          f"{len(model.classes)} sub-classes, {len(names)} windows)")
+    if args.check:
+        test_x, test_y, _ = dataset([1000, 1001, 1002, 1003])
+        truth = np.array([POSTURES.index(n.split("/")[0]) for n in test_y])
+        predicted = model.log_likelihood(test_x).argmax(axis=1)
+        print(f"per-window accuracy on seeds 1000-1003 (no smoothing): "
+              f"{(predicted == truth).mean():.4f}")
+
+
+if __name__ == "__main__":
+    main()

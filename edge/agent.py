@@ -1,0 +1,185 @@
+"""The agent: received chunks -> decode -> estimate -> model -> policy -> sinks.
+
+Owns the order of the stages after the estimator and the shape of what leaves
+them: the event stream (posture, sensor, break and alert events) and the
+per-second state. Live (`legwake run`) and replay (`legwake replay`) drive the
+same `Agent`; only the source of chunks and the pace differ. Time is the data's:
+event `t` is seconds since the agent (or the trace) started, on the arrival
+clock; the wall clock enters only as `started_utc`, for quiet hours and for
+the ISO times the MQTT sink adds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+from edge.config import Config
+from edge.estimate.estimator import EstimateSeconds
+from edge.estimate.labels import POSTURES, SEATED, SITES
+from edge.model import NerveTracker, Profile
+from edge.pipeline import Pipeline, sensors_present
+from edge.policy import Command, Policy, Second
+from edge.sources.base import Received
+from edge.sources.replay import batches
+from edge.sources.trace import TraceReader
+
+SENSORS = ("mat", "imu_left", "imu_right")
+
+
+class Sink(Protocol):
+    """Where decisions go: an event stream file, MQTT, later the log."""
+
+    def event(self, event: dict[str, Any]) -> None: ...
+
+    def state(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    """What one feed produced: the events in time order, and the newest state (or None)."""
+
+    events: list[dict[str, Any]]
+    state: dict[str, Any] | None
+
+
+def profile_of(config: Config) -> Profile:
+    return Profile(systolic_mmHg=config.model.systolic_mmHg,
+                   diastolic_mmHg=config.model.diastolic_mmHg, diabetic=config.model.diabetic)
+
+
+class Agent:
+    def __init__(self, config: Config, sources: Mapping[str, Mapping[str, Any]], *,
+                 id_prefix: str, started_utc: datetime, origin_s: float = 0.0,
+                 sinks: Sequence[Sink] = ()):
+        self.config = config
+        self.pipeline = Pipeline.for_sources(sources, config)
+        self.fitted = sensors_present(sources)
+        self.tracker = NerveTracker(sites=len(SITES), profile=profile_of(config),
+                                    horizon_s=config.model.horizon_s)
+        self.policy = Policy(config.policy, id_prefix=id_prefix)
+        self.id_prefix = id_prefix
+        self.started_utc = started_utc
+        self.origin_s = origin_s
+        self.sinks = list(sinks)
+        # None until a sensor is first heard from: waiting for it at start-up is not a gap.
+        self._sensor_up: dict[str, bool | None] = dict.fromkeys(SENSORS)
+        self._events = 0
+        self._last_t = 0.0
+
+    # --- input ---------------------------------------------------------------------------
+
+    def process(self, chunks: Iterable[Received]) -> Decisions:
+        seconds, posture_events = self.pipeline.feed(chunks)
+        return self._decide(seconds, posture_events)
+
+    def finish(self) -> Decisions:
+        seconds, posture_events = self.pipeline.finish()
+        return self._decide(seconds, posture_events)
+
+    def command(self, kind: str, *, alert_id: str | None = None,
+                minutes: float | None = None) -> None:
+        """An acknowledgement or snooze from the person, taking effect now (the data's now)."""
+        self.policy.command(Command(kind, self._last_t, alert_id=alert_id, minutes=minutes))
+
+    # --- the decision ------------------------------------------------------------------
+
+    def _decide(self, seconds: EstimateSeconds, posture_events: list[dict[str, Any]]
+                ) -> Decisions:
+        if not len(seconds):
+            return Decisions([], None)
+        _, _, numbness = self.tracker.advance(seconds.site_mmHg)
+        t = seconds.t_s - self.origin_s
+        postures = seconds.posture_names
+        by_second: list[list[dict[str, Any]]] = [[] for _ in range(len(t))]
+        first_t = float(seconds.t_s[0])
+        for event in posture_events:
+            index = round(event["t"] - first_t)
+            by_second[min(max(index, 0), len(t) - 1)].append(
+                {**event, "t": round(event["t"] - self.origin_s, 3)})
+        events: list[dict[str, Any]] = []
+        for i in range(len(t)):
+            events += self._sensor_events(seconds, i, float(t[i]))
+            events += by_second[i]
+            trusted = all(bool(getattr(seconds, s)[i]) for s in SENSORS if self.fitted.get(s))
+            events += self.policy.step(Second(
+                t_s=float(t[i]), posture=str(postures[i]), seated=postures[i] in SEATED,
+                time_to_numbness_s=tuple(numbness[i].tolist()), trusted=trusted,
+                local_minute=self._local_minute(float(t[i]))))
+        self._last_t = float(t[-1])
+        state = self._state(seconds, numbness, float(t[-1]))
+        for sink in self.sinks:
+            for event in events:
+                sink.event(event)
+            sink.state(state)
+        return Decisions(events, state)
+
+    def _sensor_events(self, seconds: EstimateSeconds, i: int, t: float
+                       ) -> list[dict[str, Any]]:
+        """A fitted sensor going quiet after it was heard, or coming back: the gap is marked
+        in the stream (a sensor not yet heard from at start-up is waited for, not lost)."""
+        out = []
+        for sensor in SENSORS:
+            if not self.fitted.get(sensor):
+                continue
+            up = bool(getattr(seconds, sensor)[i])
+            was = self._sensor_up[sensor]
+            if was is None and not up:
+                continue
+            self._sensor_up[sensor] = up
+            if was is not None and up != was:
+                out.append({"t": round(t, 3), "event": "sensor", "sensor": sensor,
+                            "phase": "back" if up else "lost"})
+        return out
+
+    def _local_minute(self, t: float) -> float:
+        local = (self.started_utc + timedelta(seconds=t)).astimezone()
+        return local.hour * 60 + local.minute + local.second / 60
+
+    def _state(self, seconds: EstimateSeconds, numbness: np.ndarray, t: float
+               ) -> dict[str, Any]:
+        i = len(seconds) - 1
+        sites = {}
+        for k, site in enumerate(SITES):
+            pressure = float(seconds.site_mmHg[i, k])
+            ahead = float(numbness[i, k])
+            sites[site] = {"pressure_mmhg": round(pressure, 1) if math.isfinite(pressure)
+                           else None,
+                           "time_to_numbness_s": round(ahead, 1) if math.isfinite(ahead)
+                           else None}
+        sensors = {s: ("ok" if bool(getattr(seconds, s)[i]) else "stale")
+                   if self.fitted.get(s) else "missing" for s in SENSORS}
+        return {"t": round(t, 3), "posture": POSTURES[int(seconds.posture[i])],
+                "confidence": round(float(seconds.confidence[i]), 3), "sites": sites,
+                "sensors": sensors}
+
+
+def session_prefix(started_utc: datetime) -> str:
+    """An alert-id prefix unique to this run of the agent (or to this trace, in a replay)."""
+    return started_utc.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def trace_start(started: str) -> datetime:
+    """The trace header's `started` as a UTC datetime (now, if it cannot be read)."""
+    try:
+        return datetime.fromisoformat(started).astimezone(UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def replay_trace(reader: TraceReader, config: Config, sinks: Sequence[Sink] = (), *,
+                 batch_size: int = 4096) -> Agent:
+    """Run a whole trace through the agent as fast as possible; returns the agent (its
+    decoders' counters, its estimator) for whoever wants more than the sinks got."""
+    started = trace_start(reader.header.started)
+    agent = Agent(config, reader.header.sources, id_prefix=session_prefix(started),
+                  started_utc=started, sinks=sinks)
+    for batch in batches(reader, batch_size):
+        agent.process(batch)
+    agent.finish()
+    return agent

@@ -1,0 +1,251 @@
+"""The estimate stage: decoded frames in, one estimate per second (per window) out.
+
+Ties the stage together: windowing (`windows`), zeroing and features (`features`),
+posture (`posture`), movement (`movement`), seat ergonomics (`ergonomics`) and the
+pressure at each nerve site (`nerve`). It holds all the state between feeds, so
+live (a feed every few frames) and replay (thousands of windows a feed) give the
+same estimates.
+
+    est = Estimator(config.estimate, nerve=config.nerve, mat_calibration=Calibration(...),
+                    present={"mat": True, "imu_left": True, "imu_right": True},
+                    seat="cushioned")
+    out = est.feed(decoded)   # dict[source name, Decoded] -> EstimateSeconds
+    out = est.flush()         # at the end of a replay: the last, partial window
+
+Sensors: a stream counts as present in a window when `present` says it is fitted and
+it delivered data within `missing_after_s` before the window's end. The posture
+uses whatever is present; so do the confidence (lower with fewer sensors) and the
+seat and nerve estimates (no mat: no seat features, nerve pressures from posture).
+A window in which no stream is present keeps the last posture at confidence 0.
+
+Core code: numpy only, no I/O, no clock: time is the data's arrival time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edge.calibration import Calibration
+from edge.estimate.ergonomics import SeatFeatures, seat_features
+from edge.estimate.features import FEATURES, FeatureStage, WindowFeatures
+from edge.estimate.labels import POSTURES, SITES
+from edge.estimate.movement import MovementStage
+from edge.estimate.nerve import NerveMapping, site_pressures
+from edge.estimate.posture import (
+    PostureModel,
+    PostureTracker,
+    confidence_caps,
+    default_model,
+)
+from edge.estimate.windows import STREAMS, Windower
+from edge.estimate.zeroing import UprightBaseline
+from edge.wire import Decoded
+
+if TYPE_CHECKING:
+    from edge.config import EstimateConfig, NerveConfig
+
+__all__ = ["EVENT_KINDS", "EstimateSeconds", "Estimator"]
+
+EVENT_KINDS = ("stand_up", "sit_down", "relief")
+# Windows handled per step, so that one huge feed does not hold every frame's map at once.
+_MAX_WINDOWS = 600
+
+
+def _empty_seat(n: int = 0) -> SeatFeatures:
+    return SeatFeatures(**{f.name: np.full(n, np.nan) for f in fields(SeatFeatures)})
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateSeconds:
+    """The estimates of the windows (seconds) completed by one feed, as (n,) arrays.
+
+    `t_s` is the end of each window on the arrival clock (in a replay: seconds since
+    the trace started). `posture` indexes `POSTURES`, `site_mmHg` columns follow
+    `SITES`. `events` are (t_s, kind) with kind in `EVENT_KINDS`, in time order.
+    `mat`, `imu_left`, `imu_right` say which sensors were present in each window.
+    """
+
+    t_s: np.ndarray
+    posture: np.ndarray  # (n,) int8
+    confidence: np.ndarray  # (n,) 0..1
+    site_mmHg: np.ndarray  # (n, 6)
+    seat: SeatFeatures  # per window, nan without the mat
+    relief: np.ndarray  # (n,) bool: inside a qualifying relief
+    fidget: np.ndarray  # (n,) bool
+    walking: np.ndarray  # (n,) bool
+    events: list[tuple[float, str]]
+    mat: np.ndarray  # (n,) bool
+    imu_left: np.ndarray  # (n,) bool
+    imu_right: np.ndarray  # (n,) bool
+    probabilities: np.ndarray  # (n, len(POSTURES)) the filtered belief over the labels
+    offload: np.ndarray  # (n,) ischial load taken off vs. the reference, 0..1; nan unknown
+    features: np.ndarray | None = field(default=None, repr=False)  # (n, len(FEATURES))
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+    @property
+    def posture_names(self) -> np.ndarray:
+        return np.asarray(POSTURES)[self.posture]
+
+    @classmethod
+    def empty(cls, *, with_features: bool = False) -> EstimateSeconds:
+        return cls(t_s=np.zeros(0), posture=np.zeros(0, np.int8), confidence=np.zeros(0),
+                   site_mmHg=np.zeros((0, len(SITES))), seat=_empty_seat(),
+                   relief=np.zeros(0, bool), fidget=np.zeros(0, bool),
+                   walking=np.zeros(0, bool), events=[], mat=np.zeros(0, bool),
+                   imu_left=np.zeros(0, bool), imu_right=np.zeros(0, bool),
+                   probabilities=np.zeros((0, len(POSTURES))), offload=np.zeros(0),
+                   features=np.zeros((0, len(FEATURES))) if with_features else None)
+
+    @classmethod
+    def concat(cls, parts: list[EstimateSeconds]) -> EstimateSeconds:
+        """One EstimateSeconds of several, in order (a replay's whole run)."""
+        parts = [p for p in parts if len(p) or p.events]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            items = [getattr(p, f.name) for p in parts]
+            if f.name == "events":
+                values[f.name] = [e for item in items for e in item]
+            elif f.name == "seat":
+                values[f.name] = SeatFeatures(**{
+                    g.name: np.concatenate([getattr(s, g.name) for s in items])
+                    for g in fields(SeatFeatures)})
+            elif f.name == "features":
+                values[f.name] = None if any(i is None for i in items) \
+                    else np.concatenate(items)
+            else:
+                values[f.name] = np.concatenate(items)
+        return cls(**values)
+
+
+class Estimator:
+    """Decoded frames -> posture, movement, seat features and nerve-site pressures."""
+
+    def __init__(self, config: EstimateConfig | None = None, *,
+                 nerve: NerveConfig | NerveMapping | None = None,
+                 mat_calibration: Calibration | None = None,
+                 present: Mapping[str, bool] | None = None, seat: str | None = None,
+                 zero_offsets: np.ndarray | None = None,
+                 baseline: UprightBaseline | None = None,
+                 model: PostureModel | None = None, keep_features: bool = False):
+        """
+        - `config`: the `[estimate]` section (defaults when None).
+        - `nerve`: the `[nerve]` section or a NerveMapping (defaults when None); `seat`,
+          when given, overrides its seat ("cushioned" or "hard").
+        - `present`: which streams ("mat", "imu_left", "imu_right") are fitted; a
+          stream left out or False is never used, even if its data arrives.
+        - `zero_offsets`: the mat's per-cell zero (counts) from `legwake calibrate`
+          (`zeroing.zero_from_frames`); re-zeroing from empty-seat windows refines it.
+        - `baseline`: the sitter's upright baseline (`zeroing.upright_baseline`), the
+          reference for reliefs until each posture has its own.
+        - `keep_features`: also return each window's feature vector (training, study).
+        """
+        if config is None:
+            from edge.config import EstimateConfig as _EstimateConfig
+
+            config = _EstimateConfig()
+        if nerve is None:
+            from edge.config import NerveConfig as _NerveConfig
+
+            nerve = _NerveConfig()
+        mapping = nerve if isinstance(nerve, NerveMapping) else NerveMapping.from_config(nerve)
+        if seat is not None:
+            mapping = dataclasses.replace(mapping, seat=seat)
+        self.config = config
+        self.mapping = mapping
+        self.pitch_mm = config.mat_pitch_mm
+        enabled = {s: True for s in STREAMS} if present is None else \
+            {s: bool(present.get(s, False)) for s in STREAMS}
+        unknown = set(present or {}) - set(STREAMS)
+        if unknown:
+            raise ValueError(f"unknown streams in present: {sorted(unknown)}; "
+                             f"streams are {', '.join(STREAMS)}")
+        self.windower = Windower(period_s=config.period_s, close_delay_s=config.close_delay_s,
+                                 missing_after_s=config.missing_after_s, enabled=enabled)
+        self.features = FeatureStage(calibration=mat_calibration or Calibration(),
+                                     pitch_mm=self.pitch_mm, empty_load_n=config.empty_load_n,
+                                     zero_time_constant_s=config.zero_time_constant_s,
+                                     zero_settle_s=config.zero_settle_s,
+                                     zero_offsets=zero_offsets)
+        self.model = model or default_model()
+        self.tracker = PostureTracker(switch_per_s=config.posture_switch_per_s,
+                                      evidence_weight=config.evidence_weight,
+                                      period_s=config.period_s)
+        self.movement = MovementStage(relief_offload=config.relief_offload,
+                                      relief_min_s=config.relief_min_s,
+                                      period_s=config.period_s, pitch_mm=self.pitch_mm,
+                                      baseline=baseline)
+        self.keep_features = keep_features
+        self._last_posture = POSTURES.index("empty")
+
+    @property
+    def zero_offsets(self) -> np.ndarray | None:
+        """The mat's per-cell zero (counts) now in effect; None before the first frame."""
+        zero = self.features.zero
+        return None if zero is None else zero.offsets.copy()
+
+    def feed(self, decoded: Mapping[str, Decoded]) -> EstimateSeconds:
+        """Take one feed of decoded frames; the estimates of the windows it completed."""
+        self.windower.add(decoded)
+        return self._drain(final=False)
+
+    def flush(self) -> EstimateSeconds:
+        """Close every window up to the latest data (the end of a replay)."""
+        return self._drain(final=True)
+
+    def _drain(self, *, final: bool) -> EstimateSeconds:
+        parts = []
+        while True:
+            win = (self.windower.flush(max_windows=_MAX_WINDOWS) if final
+                   else self.windower.close(max_windows=_MAX_WINDOWS))
+            if win is None:
+                break
+            parts.append(self._estimate(self.features.process(win)))
+        if not parts:
+            return EstimateSeconds.empty(with_features=self.keep_features)
+        return EstimateSeconds.concat(parts)
+
+    def _estimate(self, feats: WindowFeatures) -> EstimateSeconds:
+        n = len(feats)
+        present = feats.present
+        log_likelihood = self.model.log_likelihood(feats.features)
+        posture, confidence, belief = self.tracker.run(log_likelihood)
+        caps = confidence_caps(present, mat_only_crossing=self.config.mat_only_crossing_confidence)
+        confidence = np.minimum(confidence, caps[np.arange(n), posture])
+        nothing = ~(present["mat"] | present["imu_left"] | present["imu_right"])
+        if nothing.any():
+            # No sensor at all: keep the last posture, and say it is not known now.
+            for k in np.flatnonzero(nothing):
+                posture[k] = posture[k - 1] if k > 0 else self._last_posture
+            confidence[nothing] = 0.0
+        self._last_posture = int(posture[-1])
+        movement = self.movement.run(feats, posture)
+
+        kpa = feats.kpa
+        usable = np.zeros(n, bool) if kpa is None else ~np.isnan(kpa[:, 0, 0])
+        seat = _empty_seat(n)
+        if usable.any():
+            assert kpa is not None
+            found = seat_features(kpa[usable], self.pitch_mm)
+            for f in fields(SeatFeatures):
+                getattr(seat, f.name)[usable] = getattr(found, f.name)
+        site = site_pressures(kpa if usable.any() else None, posture.astype(np.int64),
+                              self.mapping, pitch_mm=self.pitch_mm)
+
+        return EstimateSeconds(
+            t_s=feats.t_s, posture=posture.astype(np.int8), confidence=confidence,
+            site_mmHg=site, seat=seat, relief=movement.relief, fidget=movement.fidget,
+            walking=movement.walking, events=movement.events, mat=present["mat"].copy(),
+            imu_left=present["imu_left"].copy(), imu_right=present["imu_right"].copy(),
+            probabilities=belief, offload=movement.offload,
+            features=feats.features if self.keep_features else None)

@@ -1,0 +1,130 @@
+"""`legwake run`: the agent on live sources, until told to stop.
+
+Owns the live loop: the configured sources (or the simulated desk, with
+`--sim`) pumping into one bounded queue, the agent taking what arrived a few
+times a second, MQTT commands applied, and a clean shutdown (offline status,
+outbox flushed). Everything it decides goes through `edge.agent`, the same code
+a replay runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from edge.agent import Agent, Sink, session_prefix
+from edge.config import Config
+from edge.model import warmup
+from edge.publish import AckCommand, MqttPublisher
+from edge.sinks import MqttSink
+from edge.sources.base import Clock, Received, Source
+from edge.sources.configured import configured_sources
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25  # the longest wait for data before commands and stop are looked at
+QUEUE_SIZE = 20_000
+
+
+def scaled_clock(speed: float) -> Clock:
+    """Arrival times for time-compressed simulated devices: `speed` data seconds a second."""
+    origin = time.monotonic()
+    return lambda: origin + (time.monotonic() - origin) * speed
+
+
+async def _pump(source: Source, queue: asyncio.Queue[Received]) -> None:
+    """Every chunk of one source into the shared queue; when full, the oldest goes (logged)."""
+    dropped = 0
+    async for received in source.stream():
+        if queue.full():
+            queue.get_nowait()
+            dropped += 1
+            if dropped == 1 or dropped % 1000 == 0:
+                log.warning("agent too slow: %d received chunk(s) dropped so far", dropped,
+                            extra={"source": source.name})
+        queue.put_nowait(received)
+
+
+def _drain(queue: asyncio.Queue[Received]) -> list[Received]:
+    chunks = []
+    while not queue.empty():
+        chunks.append(queue.get_nowait())
+    return chunks
+
+
+async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.monotonic,
+                    extra_sinks: Sequence[Sink] = (),
+                    on_ready: Callable[[Agent], None] | None = None) -> Agent:
+    """Run until `stop` is set; returns the agent (for its counters)."""
+    sources = configured_sources(config, clock=clock)
+    if not sources:
+        raise ValueError("no source is configured: set [mat] port or [imu] transport")
+    warmup()  # compile or load the numba kernels now, not at the first alert
+    started = datetime.now(UTC)
+    prefix = session_prefix(started)
+    publisher = MqttPublisher(config.mqtt, config.desk)
+    publisher.start()
+    queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=QUEUE_SIZE)
+    pumps = [asyncio.create_task(_pump(source, queue), name=f"pump {source.name}")
+             for source in sources]
+    try:
+        agent = Agent(config, {s.name: s.describe() for s in sources}, id_prefix=prefix,
+                      started_utc=started, origin_s=clock(),
+                      sinks=[MqttSink(publisher, prefix), *extra_sinks])
+        log.info("agent running", extra={"sources": [s.name for s in sources],
+                                         "alert_prefix": prefix})
+        if on_ready is not None:
+            on_ready(agent)
+        while not stop.is_set():
+            # Process as soon as anything arrives: an alert leaves with the frame that
+            # completes its second, not at the next tick.
+            chunks: list[Received] = []
+            with contextlib.suppress(TimeoutError):
+                chunks.append(await asyncio.wait_for(queue.get(), TICK_S))
+            chunks += _drain(queue)
+            for command in publisher.commands():
+                if isinstance(command, AckCommand):
+                    agent.command("ack", alert_id=command.alert_id)
+                else:
+                    agent.command("snooze", alert_id=command.alert_id, minutes=command.minutes)
+            agent.process(chunks)
+            for task in pumps:
+                if task.done() and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in pumps:
+            task.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
+        publisher.wait_until_sent(timeout=5.0)
+        publisher.stop()
+    return agent
+
+
+async def run_simulated(config: Config, stop: asyncio.Event, sitter, *, speed: float,
+                        extra_sinks: Sequence[Sink] = (),
+                        on_ready: Callable[[Agent], None] | None = None) -> Agent:
+    """The agent on the simulated desk: the same code, reading a pseudo-terminal and the
+    simulated radio instead of /dev/ttyACM0 and BlueZ. With `speed` > 1 the data's clock
+    runs that much faster, so the whole pipeline (windows, model, policy) follows it."""
+    from firmware_sim.simulation import LiveDesk
+
+    desk = LiveDesk(sitter, speed=speed, imu_transport=config.imu.transport,
+                    hci="tcp-server:127.0.0.1:0", mat_rate_hz=config.sim.mat_rate_hz)
+    async with desk:
+        config = dataclasses.replace(
+            config, mat=dataclasses.replace(config.mat, port=desk.serial_path),
+            ble=dataclasses.replace(config.ble, backend="sim",
+                                    sim_hci=desk.hci_client or config.ble.sim_hci))
+        playing = asyncio.create_task(desk.run(), name="simulated desk")
+        playing.add_done_callback(lambda _: stop.set())  # the scenario is over
+        try:
+            return await run_agent(config, stop, clock=scaled_clock(speed),
+                                   extra_sinks=extra_sinks, on_ready=on_ready)
+        finally:
+            playing.cancel()
+            await asyncio.gather(playing, return_exceptions=True)
