@@ -56,9 +56,9 @@ def profile_of(config: Config) -> Profile:
 class Agent:
     def __init__(self, config: Config, sources: Mapping[str, Mapping[str, Any]], *,
                  id_prefix: str, started_utc: datetime, origin_s: float = 0.0,
-                 sinks: Sequence[Sink] = ()):
+                 sinks: Sequence[Sink] = (), live: bool = False):
         self.config = config
-        self.pipeline = Pipeline.for_sources(sources, config)
+        self.pipeline = Pipeline.for_sources(sources, config, this_mat=live)
         self.fitted = sensors_present(sources)
         self.tracker = NerveTracker(sites=len(SITES), profile=profile_of(config),
                                     horizon_s=config.model.horizon_s)

@@ -322,3 +322,57 @@ def run(config_path: str | None, scenario: str | None, speed: float | None, log_
         asyncio.run(main_loop())
     except (ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
+
+
+@main.command()
+@config_option
+@click.option("--empty-seconds", type=click.FloatRange(1, 120), default=5.0, show_default=True,
+              help="How long to read the empty seat.")
+@click.option("--upright-seconds", type=click.FloatRange(1, 300), default=10.0,
+              show_default=True, help="How long to read the sitter sitting upright.")
+@click.option("--zero-only", is_flag=True, help="Only zero the empty seat.")
+@click.option("--yes", is_flag=True, help="Do not wait for Enter: start reading at once.")
+def calibrate(config_path: str | None, empty_seconds: float, upright_seconds: float,
+              zero_only: bool, yes: bool) -> None:
+    """Zero the mat on the empty seat, then record the sitter's upright baseline.
+
+    Writes [mat] zero_file; the agent reads it at start.
+    """
+    import asyncio
+
+    from edge import calibrate as cal
+    from edge.estimate.zeroing import NotEmptyError, NotSeatedError
+
+    cfg = _load_config(config_path)
+    if not cfg.mat.zero_file:
+        raise click.ClickException("[mat] zero_file is empty: say where to write the result")
+
+    async def steps() -> None:
+        if not yes:
+            click.prompt("Clear the seat (nobody on it), then press Enter", default="",
+                         show_default=False)
+        click.echo(f"Reading the empty seat for {empty_seconds:g} s ...")
+        offsets = cal.empty_zero(await cal.read_counts(cal.mat_source(cfg), empty_seconds), cfg)
+        baseline = None
+        if not zero_only:
+            if not yes:
+                click.prompt("Sit upright, feet flat, then press Enter", default="",
+                             show_default=False)
+            click.echo("Waiting for you to sit down ...")
+            counts = await cal.read_counts(cal.mat_source(cfg), upright_seconds,
+                                           until=cal.seated(cal.calibration_of(cfg), offsets))
+            baseline = cal.baseline_of(counts, offsets, cfg)
+        cal.save(cfg.mat.zero_file, offsets, baseline, person=cfg.desk.person)
+        click.echo(f"Saved to {cfg.mat.zero_file}: zero of {offsets.size} cells (highest "
+                   f"{offsets.max():.0f} counts)"
+                   + (f"; upright baseline {baseline.seat_load_n:.0f} N on the seat, "
+                      f"{baseline.ischial_load_n:.0f} N on the ischial region" if baseline
+                      else ""))
+
+    try:
+        asyncio.run(steps())
+    except (NotEmptyError, NotSeatedError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    except TimeoutError:
+        raise click.ClickException("no usable frames from the mat in time: is it plugged in "
+                                   f"at {cfg.mat.port}? (`legwake diagnose`)") from None

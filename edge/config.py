@@ -297,6 +297,8 @@ class MatConfig(_Validated):
     read_size: int = setting(4096, Integer(1, 65536))
     reopen_interval_s: float = setting(1.0, Number(0.1, 60))
     calibration: tuple[tuple[int, float], ...] = setting((), CalibrationTable())
+    zero_file: str = setting("mat_calibration.json",
+                             Text('a file path (written by `legwake calibrate`), or "" for none'))
 
     def calibration_points(self) -> tuple[tuple[int, float], ...]:
         """The (counts, kPa) table in effect: the configured one, else the spec's default."""

@@ -75,7 +75,7 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
     try:
         agent = Agent(config, {s.name: s.describe() for s in sources}, id_prefix=prefix,
                       started_utc=started, origin_s=clock(),
-                      sinks=[MqttSink(publisher, prefix), *extra_sinks])
+                      sinks=[MqttSink(publisher, prefix), *extra_sinks], live=True)
         log.info("agent running", extra={"sources": [s.name for s in sources],
                                          "alert_prefix": prefix})
         if on_ready is not None:

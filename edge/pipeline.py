@@ -54,11 +54,18 @@ class Pipeline:
     posture_events: PostureEvents = field(default_factory=PostureEvents)
 
     @classmethod
-    def for_sources(cls, sources: Mapping[str, Mapping[str, Any]], config: Config
-                    ) -> Pipeline:
+    def for_sources(cls, sources: Mapping[str, Mapping[str, Any]], config: Config, *,
+                    this_mat: bool = False) -> Pipeline:
+        """`this_mat`: the sources are this desk's own mat (live), so its calibration file
+        applies; a trace's mat may be another, and zeroes itself from empty-seat moments."""
+        from edge.calibrate import load  # reads the calibration file: kept out of the core
+
         calibration = Calibration.from_points(config.mat.calibration_points())
+        zero, baseline = (load(config.mat.zero_file) if this_mat and config.mat.zero_file
+                          else (None, None))
         estimator = Estimator(config.estimate, nerve=config.nerve, mat_calibration=calibration,
-                              present=sensors_present(sources), seat=config.nerve.seat)
+                              present=sensors_present(sources), seat=config.nerve.seat,
+                              zero_offsets=zero, baseline=baseline)
         return cls(Decoders(sources), estimator)
 
     def feed(self, chunks: Iterable[Received]) -> tuple[EstimateSeconds, list[dict[str, Any]]]:

@@ -1,0 +1,127 @@
+"""`legwake calibrate`: an explicit empty-seat zero and the sitter's upright baseline.
+
+Owns reading the mat for it and the calibration file. The file (JSON) keeps
+the per-cell zero (ADC counts) and the upright baseline; the agent loads it at
+start (`load`), and automatic re-zeroing from empty-seat windows refines the
+zero from there on. The arithmetic is `edge.estimate.zeroing`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.calibration import Calibration
+from edge.config import Config
+from edge.decode import Decoders
+from edge.estimate.zeroing import (
+    UprightBaseline,
+    seat_load_n,
+    upright_baseline,
+    zero_from_frames,
+    zeroed_kpa,
+)
+from edge.sources.serial import SerialSource
+
+FORMAT = "legwake-mat-calibration"
+
+
+def save(path: str | os.PathLike[str], offsets: np.ndarray,
+         baseline: UprightBaseline | None, *, person: str = "") -> None:
+    """Write the calibration atomically (a crash never leaves half a file)."""
+    document = {"format": FORMAT, "version": 1,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "person": person, "zero_counts": np.round(offsets, 2).tolist(),
+                "baseline": asdict(baseline) if baseline else None}
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    partial.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    os.replace(partial, target)
+
+
+def load(path: str | os.PathLike[str]) -> tuple[np.ndarray | None, UprightBaseline | None]:
+    """The zero and baseline of a calibration file; (None, None) when there is none.
+
+    A file that exists but cannot be read is an error naming it: silently running
+    uncalibrated would hide the problem.
+    """
+    target = Path(path)
+    if not target.exists():
+        return None, None
+    try:
+        document: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+        if document.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} file")
+        offsets = np.asarray(document["zero_counts"], dtype=np.float64)
+        if offsets.ndim != 2:
+            raise ValueError(f"zero_counts must be a 2-D table, got shape {offsets.shape}")
+        baseline = UprightBaseline(**document["baseline"]) if document.get("baseline") else None
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{target}: cannot read the mat calibration: {error} (run "
+                         "`legwake calibrate` again, or delete the file)") from None
+    return offsets, baseline
+
+
+async def read_counts(source: SerialSource, seconds: float,
+                      until: Callable[[np.ndarray], bool] | None = None,
+                      timeout_s: float = 120.0) -> np.ndarray:
+    """Pressure frames (n, rows, cols) of counts: `seconds` of them, once `until` (given the
+    latest frames) says to start; TimeoutError when that never happens."""
+    decoders = Decoders({source.name: source.describe()})
+    frames: list[np.ndarray] = []
+    started: float | None = None if until else time.monotonic()
+    deadline = time.monotonic() + timeout_s
+    async with asyncio.timeout(timeout_s + seconds):
+        async for received in source.stream():
+            decoded = decoders.feed([received])[source.name]
+            for group in decoded.pressure:
+                if started is None:
+                    if until is not None and until(group.counts):
+                        started = time.monotonic()
+                    elif time.monotonic() > deadline:
+                        raise TimeoutError("gave up waiting")
+                    continue
+                frames.append(group.counts)
+            if started is not None and time.monotonic() - started >= seconds and frames:
+                return np.concatenate(frames)
+    raise TimeoutError("the mat stopped sending")
+
+
+def seated(calibration: Calibration, offsets: np.ndarray, min_load_n: float = 150.0
+           ) -> Callable[[np.ndarray], bool]:
+    """Whether the newest frames carry a sitter's load (after the zero)."""
+    def check(counts: np.ndarray) -> bool:
+        return float(seat_load_n(zeroed_kpa(counts[-1], offsets, calibration))) >= min_load_n
+    return check
+
+
+def calibration_of(config: Config) -> Calibration:
+    return Calibration.from_points(config.mat.calibration_points())
+
+
+def mat_source(config: Config) -> SerialSource:
+    if not config.mat.port:
+        raise ValueError("no mat is configured: set [mat] port")
+    return SerialSource(config.mat.port, baudrate=config.mat.baudrate,
+                        read_size=config.mat.read_size,
+                        reopen_interval_s=config.mat.reopen_interval_s)
+
+
+def empty_zero(counts: np.ndarray, config: Config) -> np.ndarray:
+    return zero_from_frames(counts, calibration=calibration_of(config),
+                            empty_load_n=config.estimate.empty_load_n)
+
+
+def baseline_of(counts: np.ndarray, offsets: np.ndarray, config: Config) -> UprightBaseline:
+    return upright_baseline(zeroed_kpa(counts, offsets, calibration_of(config)),
+                            pitch_mm=config.estimate.mat_pitch_mm)
