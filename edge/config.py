@@ -281,7 +281,8 @@ def _imu_unit(placement: str, side: str) -> Text:
 
 @dataclass(frozen=True, slots=True)
 class DeskConfig(_Validated):
-    """Where the agent sits: the `posture/<site>/<desk>/...` MQTT topics."""
+    """Where the agent sits: the `<topic_prefix>/<site>/<desk>/...` MQTT topics
+    (`legwake/...` by default)."""
 
     site: str = setting("office", Text(_SEGMENT_RULE, pattern=_SEGMENT, empty_ok=False))
     desk: str = setting("desk-1", Text(_SEGMENT_RULE, pattern=_SEGMENT, empty_ok=False))
