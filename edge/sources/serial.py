@@ -27,14 +27,13 @@ class SerialSource:
 
     def __init__(self, port: str, *, name: str = "mat", baudrate: int = 921600,
                  read_size: int = 4096, reopen_interval_s: float = 1.0,
-                 read_timeout_s: float = 0.05, imu_rate_hz: int | None = None,
+                 imu_rate_hz: int | None = None,
                  clock: Clock = monotonic_clock):
         self.name = name
         self.port = port
         self.baudrate = baudrate
         self.read_size = read_size
         self.reopen_interval_s = reopen_interval_s
-        self.read_timeout_s = read_timeout_s
         self.imu_rate_hz = imu_rate_hz
         self.clock = clock
         self.health = LinkHealth()
@@ -50,29 +49,46 @@ class SerialSource:
         while True:
             port = await self._open()
             try:
-                while True:
-                    data = await asyncio.to_thread(self._read, port)
-                    if data:
-                        yield Received(self.name, self.clock(), data)
-            except serial.SerialException as error:
+                async for received in self._reads(port):
+                    yield received
+            except (serial.SerialException, OSError) as error:
                 self.health.disconnects += 1
                 self.health.last_error = str(error)
                 log.warning("serial %s lost (%s); reopening", self.port, error)
             finally:
                 port.close()
 
-    def _read(self, port: serial.Serial) -> bytes:
-        # Block for the first byte (up to the timeout), then take whatever else is buffered.
-        first = port.read(1)
-        if not first:
-            return b""
-        waiting = min(port.in_waiting, self.read_size - 1)
-        return first + (port.read(waiting) if waiting else b"")
+    async def _reads(self, port: serial.Serial) -> AsyncIterator[Received]:
+        """Each read as the port becomes readable: the event loop watches the descriptor
+        (no thread per read); a failed read ends the stream with its error."""
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Queue[tuple[float, bytes] | BaseException] = asyncio.Queue()
+
+        def readable() -> None:
+            try:
+                data = port.read(self.read_size)
+            except (serial.SerialException, OSError) as error:
+                loop.remove_reader(port.fd)
+                arrived.put_nowait(error)
+                return
+            if data:
+                arrived.put_nowait((self.clock(), data))
+
+        loop.add_reader(port.fd, readable)
+        try:
+            while True:
+                item = await arrived.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield Received(self.name, *item)
+        finally:
+            loop.remove_reader(port.fd)
 
     async def _open(self) -> serial.Serial:
         while True:
             try:
-                port = serial.Serial(self.port, self.baudrate, timeout=self.read_timeout_s)
+                # Non-blocking: reads happen when the event loop sees the port readable.
+                port = serial.Serial(self.port, self.baudrate, timeout=0)
             except (serial.SerialException, OSError) as error:
                 if self.health.last_error != str(error):
                     log.warning("cannot open serial %s (%s); retrying every %.1f s",
