@@ -280,7 +280,7 @@ def report(mode: str, tally: Tally, traces: int) -> None:
     target = " (target >= 0.95)" if mode == "all" else " (informative)"
     print(f"\n=== {mode}: {MODES[mode]} ===")
     print(f"per-second posture accuracy outside +-{EXCLUDE_S:g} s of transitions: "
-          f"{accuracy:.4f} over {total} s{target}")
+          f"{accuracy:.4f} ({total - np.trace(c)} of {total} s wrong){target}")
     for i, name in enumerate(POSTURES):
         n = c[i].sum()
         if n:
@@ -359,8 +359,8 @@ def main() -> None:
         name = "confusion.png" if m == "all" else f"confusion_{m}.png"
         c = tallies[m].confusion
         plot_confusion(c, f"posture, {m.replace('_', ' ')}: per-second accuracy "
-                          f"{np.trace(c) / max(c.sum(), 1):.4f} on {len(sittings)} held-out "
-                          f"sittings", OUT / name)
+                          f"{np.trace(c) / max(c.sum(), 1):.4f} ({c.sum() - np.trace(c)} of "
+                          f"{c.sum()} s wrong), {len(sittings)} held-out sittings", OUT / name)
     print(f"\ndecoding: {decode_total:.1f} s; whole run {time.perf_counter() - started:.0f} s; "
           f"figures in {OUT.relative_to(ROOT)}/")
 

@@ -40,6 +40,11 @@ _SEATED = np.array([name in SEATED for name in POSTURES])
 _UPRIGHT = POSTURE_INDEX["upright"]
 # The reference ischial load of a posture: this percentile of its recent windows.
 REFERENCE_PERCENTILE = 75.0
+# The first windows of each posture episode settle it (no relief is looked for); when
+# their ischial load is this far from the posture's earlier reference, the person sits
+# differently this time and the earlier reference is dropped.
+SETTLE_WINDOWS = 3
+STALE_REFERENCE = 0.2
 
 # Thresholds measured on the simulated sitter (bench/estimate.py reports how they do):
 # a still sitter's thighs move under 0.5 deg/s rms (sensor noise and breathing) and the
@@ -69,9 +74,11 @@ class ReliefDetector:
     the tuberosities are (the median of their rows, so that a shift that moves the
     load onto the thighs does not move the region) and a high percentile of the
     load on the ischial region there (reliefs are a minority of any posture's time,
-    so they do not pull it down). An offload is measured against the reference from
-    just before it began; one that lasts over `max_s` is how the person sits now,
-    not a relief, and ends.
+    so they do not pull it down). Each time a posture is taken up again its first
+    windows are compared with that reference, which is dropped when the person sits
+    differently this time. An offload is measured against the reference from just
+    before it began; one that lasts over `max_s` is how the person sits now, not a
+    relief, and ends.
     """
 
     def __init__(self, *, offload: float = 0.30, min_s: float = 15.0,
@@ -91,6 +98,8 @@ class ReliefDetector:
         self._run_reference: tuple[float, float] | None = None
         self._last_offloaded = -np.inf
         self._qualified = False
+        self._episode: int | None = None  # the posture of the current seated episode
+        self._settling: list[tuple[float, np.ndarray]] | None = None
 
     def _weights(self, row: float, rows: int) -> np.ndarray:
         return ischial_weights(np.array([row]), rows, self.pitch_mm)[0]
@@ -125,6 +134,13 @@ class ReliefDetector:
             row_k = feats.ischial_row[k]
             if not _SEATED[label] or np.isnan(row_k):
                 self._end_run()
+                self._episode = None
+                continue
+            if label != self._episode:
+                self._end_run()
+                self._episode, self._settling = label, []
+            if self._settling is not None:
+                self._settle(label, row_k, feats.row_load_n[k], rows)
                 continue
             self._remember(label, row_k, feats.row_load_n[k])
             # During an offload, compare with the reference from before it started.
@@ -154,6 +170,23 @@ class ReliefDetector:
                     self._end_run()
             relief[k] = self._qualified
         return relief, offload, events
+
+    def _settle(self, posture: int, row: float, row_load: np.ndarray, rows: int) -> None:
+        """The first windows of a posture episode: is the posture's history still this
+        person's way of sitting in it? If not (sat down differently), forget it."""
+        assert self._settling is not None
+        self._settling.append((float(row), row_load.copy()))
+        if len(self._settling) < SETTLE_WINDOWS:
+            return
+        old = self.reference(posture, rows)
+        if old is not None and posture in self._history:
+            weights = self._weights(old[0], rows)
+            now = float(np.median([profile @ weights for _, profile in self._settling]))
+            if abs(now / old[1] - 1.0) > STALE_REFERENCE:
+                self._history[posture].clear()
+        for row_k, load in self._settling:
+            self._remember(posture, row_k, load)
+        self._settling = None
 
     def _remember(self, posture: int, row: float, row_load: np.ndarray) -> None:
         history = self._history.setdefault(posture, deque(maxlen=self._keep))
