@@ -32,13 +32,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge.agent import replay_trace  # noqa: E402
-from edge.config import load_config  # noqa: E402
-from edge.sinks import JsonLinesSink  # noqa: E402
-from edge.sources.trace import TraceReader  # noqa: E402
-from firmware_sim.scenario import Scenario, get_scenario  # noqa: E402
-from firmware_sim.simulation import Sitter, write_simulated_trace  # noqa: E402
-from tests.mosquitto import Mosquitto, Subscriber, free_port  # noqa: E402
+from edge.agent import replay_trace
+from edge.config import load_config
+from edge.sinks import JsonLinesSink
+from edge.sources.trace import TraceReader
+from firmware_sim.scenario import Scenario, get_scenario
+from firmware_sim.simulation import Sitter, write_simulated_trace
+from tests.mosquitto import Mosquitto, Subscriber, free_port
 
 
 def day_trace(hours: float) -> Path:
@@ -167,7 +167,7 @@ def bench_latency(work: Path) -> None:
     if not latencies:
         print("latency: no alert arrived (MISS)")
         return
-    p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
+    p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
     print(f"alert latency over {len(latencies)} alerts: median "
           f"{statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms "
           f"[target p99 < 50 ms: {'PASS' if p99 < 50 else 'MISS'}]")

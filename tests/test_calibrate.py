@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from typing import Self
+from typing import Self
 
 import numpy as np
 import pytest
@@ -29,7 +31,7 @@ class MatInThread:
                               SimClock(speed), until_s=scenario.duration_s)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.mat.run()), daemon=True)
 
-    def __enter__(self) -> MatInThread:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

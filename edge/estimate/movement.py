@@ -108,9 +108,9 @@ class ReliefDetector:
         """(ischial row, ischial load N) this posture normally has; None if unknown."""
         own = self._history.get(posture)
         if own is not None and len(own) >= self._min_windows:
-            row = float(np.median([r for r, _ in own]))
-            weights = self._weights(row, rows)
-            loads = [profile @ weights for _, profile in own]
+            rows_seen, profiles = zip(*own, strict=True)
+            row = float(np.median(rows_seen))
+            loads = np.stack(profiles) @ self._weights(row, rows)
             return row, float(np.percentile(loads, REFERENCE_PERCENTILE))
         if posture == _UPRIGHT and self.baseline is not None:
             return self.baseline.ischial_row, self.baseline.ischial_load_n

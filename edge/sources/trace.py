@@ -28,8 +28,8 @@ TRACE_VERSION = 1
 TRANSPORTS = ("serial", "ble")
 # The exact shape TraceWriter writes: {"t":<number>,"src":"<name>","b64":"<base64>"}
 _CANONICAL_LINE = re.compile(
-    r'\{"t":(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?),"src":"([A-Za-z0-9_.-]+)",'
-    r'"b64":"([A-Za-z0-9+/=]*)"\}\r?\n?$')
+    rb'\{"t":(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?),"src":"([A-Za-z0-9_.-]+)",'
+    rb'"b64":"([A-Za-z0-9+/=]*)"\}\r?\n?$')
 
 
 class TraceError(ValueError):
@@ -119,14 +119,15 @@ class TraceReader:
     def __iter__(self) -> Iterator[Received]:
         sources = self.header.sources
         last_t = 0.0
-        with _open_text(self.path, "r") as f:
+        opener = gzip.open if self.path.suffix == ".gz" else open
+        with opener(self.path, "rb") as f:
             f.readline()
             for line in f:
                 # Fast path for the line shape our recorder writes; anything else is parsed
                 # as JSON in full, so a trace from elsewhere reads the same, only slower.
                 fast = _CANONICAL_LINE.match(line)
                 if fast is not None:
-                    t, src, b64 = float(fast[1]), fast[2], fast[3]
+                    t, src, b64 = float(fast[1]), fast[2].decode("ascii"), fast[3]
                 else:
                     parsed = self._parse(line)
                     if parsed is None:
@@ -147,7 +148,7 @@ class TraceReader:
                 last_t = float(t)
                 yield Received(src, last_t, data)
 
-    def _parse(self, line: str) -> tuple[float, str, str] | None:
+    def _parse(self, line: bytes) -> tuple[float, str, str] | None:
         """(t, src, b64) of one line, or None when it is blank or damaged (counted)."""
         if not line.strip():
             return None
