@@ -6,7 +6,6 @@ import asyncio
 import json
 import threading
 from typing import Self
-from typing import Self
 
 import numpy as np
 import pytest

@@ -91,3 +91,17 @@ def test_a_trace_of_another_format_or_version_is_refused(tmp_path):
         assert result.returncode == 1
         assert message in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_gzip_trace_of_several_members_and_a_missing_final_newline_reads_whole(tmp_path):
+    header = {"format": "posture-trace", "version": 1, "started": "2026-11-02T09:00:00Z",
+              "sources": {"mat": {"transport": "serial"}}, "meta": {}}
+    lines = [json.dumps(header)] + [line(0.05 * i, "mat", pressure(i)) for i in range(40)]
+    text = "\n".join(lines)  # no newline after the last line
+    cut = len(text) // 2
+    path = tmp_path / "members.jsonl.gz"
+    path.write_bytes(gzip.compress(text[:cut].encode()) + gzip.compress(text[cut:].encode()))
+    result = subprocess.run([sys.executable, "-m", "edge", "replay", str(path), "--stats"],
+                            capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout)["mat"] == {"packets": 40, "bad_packets": 0, "seq_gaps": 0,
+                                                "pressure_frames": 40, "imu_samples": 0}
