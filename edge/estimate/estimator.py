@@ -186,6 +186,7 @@ class Estimator:
                                       period_s=config.period_s, pitch_mm=self.pitch_mm,
                                       baseline=baseline)
         self.keep_features = keep_features
+        self._nothing = EstimateSeconds.empty(with_features=keep_features)
         self._last_posture = POSTURES.index("empty")
 
     @property
@@ -212,7 +213,8 @@ class Estimator:
                 break
             parts.append(self._estimate(self.features.process(win)))
         if not parts:
-            return EstimateSeconds.empty(with_features=self.keep_features)
+            # Most live feeds complete no second: one shared, read-only empty result.
+            return self._nothing
         return EstimateSeconds.concat(parts)
 
     def _estimate(self, feats: WindowFeatures) -> EstimateSeconds:
