@@ -97,10 +97,9 @@ class Agent:
         t = seconds.t_s - self.origin_s
         postures = seconds.posture_names
         by_second: list[list[dict[str, Any]]] = [[] for _ in range(len(t))]
-        first_t = float(seconds.t_s[0])
-        for event in posture_events:
-            index = round(event["t"] - first_t)
-            by_second[min(max(index, 0), len(t) - 1)].append(
+        for event in posture_events:  # each belongs to the second (window) that ends at its t
+            index = int(np.searchsorted(seconds.t_s, event["t"] - 1e-3))
+            by_second[min(index, len(t) - 1)].append(
                 {**event, "t": round(event["t"] - self.origin_s, 3)})
         events: list[dict[str, Any]] = []
         for i in range(len(t)):
