@@ -125,7 +125,7 @@ def bench_live(seconds: float, work: Path) -> None:
     print(f"live: peak resident memory {peak:.0f} MB [target < 200 MB: "
           f"{'PASS' if peak < 200 else 'MISS'}], of which {memory['RssAnon']:.0f} MB is the "
           f"agent's own (anonymous) and {memory['RssFile']:.0f} MB file-backed pages of mapped "
-          f"libraries (mostly LLVM, loaded by numba), shared and reclaimable")
+          f"libraries, shared and reclaimable")
 
 
 def write_sim_config(work: Path, hci_port: int) -> Path:

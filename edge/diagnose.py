@@ -67,7 +67,8 @@ def ble_adapter(config: Config) -> Finding:
         reachable = _tcp_reachable(host, port)
         return Finding("ble", "ok" if reachable else "fail",
                        f"simulated radio at {config.ble.sim_hci}: "
-                       + ("reachable" if reachable else "not reachable (is `legwake sim` running?)"))
+                       + ("reachable" if reachable
+                          else "not reachable (is `legwake sim` running?)"))
     adapters = sorted(p.name for p in Path("/sys/class/bluetooth").glob("hci*"))
     if adapters:
         return Finding("ble", "ok", "Bluetooth adapters: " + ", ".join(adapters))
@@ -89,7 +90,7 @@ def broker(config: Config) -> Finding:
 
 def numba_cache() -> Finding:
     import edge.model  # sets NUMBA_CACHE_DIR
-    from edge.model import warmup
+    from edge.model import backend, warmup
 
     cache = Path(os.environ["NUMBA_CACHE_DIR"])
     try:
@@ -102,9 +103,12 @@ def numba_cache() -> Finding:
     warmup()
     seconds = time.perf_counter() - started
     entries = sum(1 for _ in cache.rglob("*.nbi"))
-    return Finding("numba", "ok", f"cache {cache} ({entries} kernels); model ready in "
-                   f"{seconds:.2f} s{' (compiled now)' if seconds > 1.5 else ''}; "
-                   f"edge.model from {Path(edge.model.__file__).parent}")
+    ahead = backend.name() == "ahead-of-time"
+    hint = "" if ahead else " (scripts/setup.sh builds them ahead of time: less memory)"
+    return Finding("numba", "ok" if ahead else "warn",
+                   f"model kernels: {backend.name()}{hint}; JIT cache {cache} ({entries} "
+                   f"kernels); model ready in {seconds:.2f} s; edge.model from "
+                   f"{Path(edge.model.__file__).parent}")
 
 
 def _tcp_target(transport: str) -> tuple[str, int]:

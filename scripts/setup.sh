@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(mosquitto python3-venv python3-dev)
+apt_packages=(mosquitto python3-venv python3-dev gcc)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -22,4 +22,6 @@ python="${PYTHON:-python3}"
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The nerve model's kernels compiled ahead of time (the live agent then loads no LLVM).
+.venv/bin/python -c 'from edge.model.aot import build; build()'
 echo "legwake is set up: run scripts/test.sh for the tests, .venv/bin/legwake --help for the command line."

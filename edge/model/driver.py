@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.model import kernels
+from edge.model import backend
 from edge.model.params import A_BETA, FIBERS, KernelParameters, Profile, kernel_parameters
 
 MIN_DT_S = 0.1
@@ -67,7 +67,7 @@ def run_kernel(params: KernelParameters, pressure: np.ndarray, dt_s: float, stat
     # The kernel keeps fibre-major (4, S) state so that sites vectorise.
     energy, depol, sodium = (np.ascontiguousarray(a.T) for a in
                              (state.energy, state.depolarisation, state.sodium))
-    kernels.simulate_kernel(np.ascontiguousarray(pressure, dtype=np.float64), float(dt_s),
+    backend.kernels().simulate_kernel(np.ascontiguousarray(pressure, dtype=np.float64), float(dt_s),
                             params.shared, params.atp_use, params.block, params.ectopic_gain,
                             params.tingle_gain, params.conduction_hill, state.flow, energy,
                             depol, sodium, conduction, ectopic)
@@ -178,7 +178,7 @@ def time_to_numbness(pressure_mmHg: float | np.ndarray, profile: Profile = DEFAU
     params = _parameters(profile)
     current = _state_for(state, pressure.size, profile)
     out = np.empty(pressure.size)
-    kernels.numbness_kernel(pressure, NUMBNESS_STEP_S, float(horizon_s), params.shared,
+    backend.kernels().numbness_kernel(pressure, NUMBNESS_STEP_S, float(horizon_s), params.shared,
                             float(params.atp_use[A_BETA]), float(params.block[A_BETA]),
                             current.flow, np.ascontiguousarray(current.energy[:, A_BETA]),
                             np.ascontiguousarray(current.depolarisation[:, A_BETA]),
@@ -226,7 +226,7 @@ class NerveTracker:
         state = self.state
         energy, depol, sodium = (np.ascontiguousarray(a.T) for a in
                                  (state.energy, state.depolarisation, state.sodium))
-        kernels.tracking_kernel(np.ascontiguousarray(pressure), self.dt_s, params.shared,
+        backend.kernels().tracking_kernel(np.ascontiguousarray(pressure), self.dt_s, params.shared,
                                 params.atp_use, params.block, params.ectopic_gain,
                                 params.tingle_gain, params.conduction_hill, state.flow,
                                 energy, depol, sodium, conduction, ectopic, A_BETA,
