@@ -38,6 +38,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
+# This benchmark measures numba's kernels (JIT, cached), not the ahead-of-time build.
+os.environ["LEGWAKE_MODEL_JIT"] = "1"
+
 from edge.model import (
     NerveState,
     Profile,
