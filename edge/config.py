@@ -388,6 +388,26 @@ class RecordConfig(_Validated):
 
 
 @dataclass(frozen=True, slots=True)
+class LogConfig(_Validated):
+    """The SQLite log of everything the agent decides, for ergonomists (edge/store.py)."""
+
+    path: str = setting("legwake.db", Text('a file path, or "" for no log'))
+    retention_days: int = setting(365, Integer(0, 36500))
+
+
+@dataclass(frozen=True, slots=True)
+class CollectConfig(_Validated):
+    """The fleet collector (`legwake collect`): many desks' messages into one log."""
+
+    db: str = setting("fleet.db", Text("a file path", empty_ok=False))
+    group: str = setting("legwake-collectors", Text(_SEGMENT_RULE, pattern=_SEGMENT,
+                                                    empty_ok=False))
+    client_id: str = setting("", Text('a string, or "" for "collector-" and the host name'))
+    site: str = setting("+", Text('a site name (letters, digits, "-", "_"), or "+" for every site',
+                                  pattern=r"\+|" + _SEGMENT, empty_ok=False))
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig(_Validated):
     """The simulated SeatMat and LegIMUs (firmware_sim/)."""
 
@@ -498,6 +518,8 @@ class Config(_Validated):
     ble: BleConfig = field(default_factory=BleConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

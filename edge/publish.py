@@ -126,6 +126,10 @@ class Topics:
         return f"{self.base}/event"
 
     @property
+    def minute(self) -> str:
+        return f"{self.base}/minute"
+
+    @property
     def cmd_ack(self) -> str:
         return f"{self.base}/cmd/ack"
 
@@ -549,7 +553,7 @@ class MqttPublisher:
     def publish_alert(self, alert: Mapping[str, Any]) -> str:
         """Queue an alert (QoS 1, via the outbox); returns its `id` (given, or made here).
 
-        Committed to the outbox when this returns. Adds `time` (ISO 8601 UTC, now).
+        Committed to the outbox when this returns. Adds `time` (ISO 8601 UTC, now) unless the alert has one.
         Raises ValueError for a payload that is not an alert or not valid JSON (NaN).
         """
         if alert.get("event") != "alert":
@@ -562,6 +566,12 @@ class MqttPublisher:
         if not isinstance(kind, str) or not kind or kind == "alert":
             raise ValueError(f'an event has "event": a name other than "alert", got {_show(kind)}')
         return self._enqueue(self.topics.event, event)
+
+    def publish_minute(self, minute: Mapping[str, Any]) -> str:
+        """Queue a minute summary (edge/minutes.py) for the fleet collector (QoS 1)."""
+        if not isinstance(minute.get("minute"), str):
+            raise ValueError(f'a minute has "minute": an ISO time, got {_show(minute.get("minute"))}')
+        return self._enqueue(self.topics.minute, minute)
 
     def publish_state(self, state: Mapping[str, Any]) -> None:
         """Offer the newest state; it is published (retained, QoS 0) at most once per
@@ -641,7 +651,7 @@ class MqttPublisher:
         elif not isinstance(message_id, str) or not 1 <= len(message_id) <= MAX_ID_CHARS:
             raise ValueError(f"id: expected a string of 1..{MAX_ID_CHARS} characters,"
                              f" got {_show(message_id)}")
-        payload["time"] = _iso(self._clock())
+        payload.setdefault("time", _iso(self._clock()))
         text = _json(payload).decode("utf-8")
         stored = outbox.put(id=message_id, topic=topic, payload=text,
                             enqueued_at=payload["time"])
