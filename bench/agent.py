@@ -102,7 +102,8 @@ def bench_live(seconds: float, work: Path) -> None:
             config = work / "agent.toml"
             config.write_text(f'[mat]\nport = "{serial_path}"\nzero_file = ""\n'
                               f'[ble]\nbackend = "sim"\nsim_hci = "tcp-client:127.0.0.1:{hci_port}"\n'
-                              f'[mqtt]\nport = {broker.port}\noutbox_path = "{work / "ob.db"}"\n')
+                              f'[mqtt]\nport = {broker.port}\noutbox_path = "{work / "ob.db"}"\n'
+                              f'[log]\npath = "{work / "log.db"}"\n')
             agent = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config",
                                       str(config)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
@@ -143,7 +144,8 @@ def bench_latency(work: Path) -> None:
             config, mqtt=dataclasses.replace(config.mqtt, port=broker.port,
                                              outbox_path=str(work / "lat.db")),
             policy=dataclasses.replace(config.policy, repeat_after_s=30.0),
-            mat=dataclasses.replace(config.mat, zero_file=""))
+            mat=dataclasses.replace(config.mat, zero_file=""),
+            log=dataclasses.replace(config.log, path=str(work / "lat-log.db")))
         taken: list[float] = []
         with Subscriber(broker, ["legwake/+/+/alert"]).start() as subscriber:
             def on_ready(agent) -> None:

@@ -12,7 +12,7 @@ the ISO times the MQTT sink adds.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -22,22 +22,30 @@ import numpy as np
 from edge.config import Config
 from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.labels import POSTURES, SEATED, SITES
+from edge.minutes import MinuteSummaries
 from edge.model import NerveTracker, Profile
+from edge.outcomes import AlertOutcomes
 from edge.pipeline import Pipeline, sensors_present
 from edge.policy import Command, Policy, Second
 from edge.sources.base import Received
 from edge.sources.replay import batches
 from edge.sources.trace import TraceReader
+from edge.timefmt import iso_utc
 
 SENSORS = ("mat", "imu_left", "imu_right")
 
 
 class Sink(Protocol):
-    """Where decisions go: an event stream file, MQTT, later the log."""
+    """Where decisions go: an event stream file, MQTT, the log. Each feed's events, minutes
+    and state, then `flush`: a sink that writes in batches commits there."""
 
     def event(self, event: dict[str, Any]) -> None: ...
 
+    def minute(self, minute: dict[str, Any]) -> None: ...
+
     def state(self, state: dict[str, Any]) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +64,10 @@ def profile_of(config: Config) -> Profile:
 class Agent:
     def __init__(self, config: Config, sources: Mapping[str, Mapping[str, Any]], *,
                  id_prefix: str, started_utc: datetime, origin_s: float = 0.0,
-                 sinks: Sequence[Sink] = (), live: bool = False):
+                 sinks: Sequence[Sink] = (), live: bool = False,
+                 links: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None):
+        """`links`: each live source's link counters now (reconnects, battery_pct), for
+        the minutes' device health; a replay has none."""
         self.config = config
         self.pipeline = Pipeline.for_sources(sources, config, this_mat=live)
         self.fitted = sensors_present(sources)
@@ -67,6 +78,12 @@ class Agent:
         self.started_utc = started_utc
         self.origin_s = origin_s
         self.sinks = list(sinks)
+        self.links = links
+        self.outcomes = AlertOutcomes(config.policy.lead_time_s)
+        self.minutes = MinuteSummaries(session=id_prefix, started_utc=started_utc,
+                                       person=config.desk.person,
+                                       period_s=config.estimate.period_s,
+                                       sources=tuple(sources), health=self._health)
         # None until a sensor is first heard from: waiting for it at start-up is not a gap.
         self._sensor_up: dict[str, bool | None] = dict.fromkeys(SENSORS)
         self._events = 0
@@ -79,20 +96,32 @@ class Agent:
         return self._decide(seconds, posture_events)
 
     def finish(self) -> Decisions:
+        """The end of the data (a replay) or a clean stop: the last partial second, and the
+        alerts still followed and the minute still open, as they stand."""
         seconds, posture_events = self.pipeline.finish()
-        return self._decide(seconds, posture_events)
+        return self._decide(seconds, posture_events, final=True)
 
     def command(self, kind: str, *, alert_id: str | None = None,
                 minutes: float | None = None) -> None:
         """An acknowledgement or snooze from the person, taking effect now (the data's now)."""
         self.policy.command(Command(kind, self._last_t, alert_id=alert_id, minutes=minutes))
+        self.outcomes.command(kind, self._last_t, alert_id)
+
+    @property
+    def now_utc(self) -> datetime:
+        """The wall-clock moment of the newest second decided."""
+        return self.started_utc + timedelta(seconds=self._last_t)
+
+    def time_of(self, t: float) -> str:
+        """The wall-clock moment of session second `t`."""
+        return iso_utc(self.started_utc + timedelta(seconds=t))
 
     # --- the decision ------------------------------------------------------------------
 
-    def _decide(self, seconds: EstimateSeconds, posture_events: list[dict[str, Any]]
-                ) -> Decisions:
+    def _decide(self, seconds: EstimateSeconds, posture_events: list[dict[str, Any]], *,
+                final: bool = False) -> Decisions:
         if not len(seconds):
-            return Decisions([], None)
+            return self._emit([], [], None, final=final)
         _, _, numbness = self.tracker.advance(seconds.site_mmHg)
         t = seconds.t_s - self.origin_s
         postures = seconds.posture_names
@@ -106,17 +135,60 @@ class Agent:
             events += self._sensor_events(seconds, i, float(t[i]))
             events += by_second[i]
             trusted = all(bool(getattr(seconds, s)[i]) for s in SENSORS if self.fitted.get(s))
-            events += self.policy.step(Second(
-                t_s=float(t[i]), posture=str(postures[i]), seated=postures[i] in SEATED,
+            seated = postures[i] in SEATED
+            if self.outcomes:
+                events += self.outcomes.second(float(t[i]), str(postures[i]), seated)
+            decided = self.policy.step(Second(
+                t_s=float(t[i]), posture=str(postures[i]), seated=seated,
                 time_to_numbness_s=tuple(numbness[i].tolist()), trusted=trusted,
                 local_minute=self._local_minute(float(t[i]))))
+            for alert in decided:
+                if alert["event"] == "alert":
+                    self.outcomes.alert(alert)
+            events += decided
         self._last_t = float(t[-1])
-        state = self._state(seconds, numbness, float(t[-1]))
+        events = [self._stamp(event) for event in events]
+        origin = self.origin_s
+        minutes = self.minutes.add(
+            seconds, t, numbness,
+            relief_times=[when - origin for when, kind in seconds.events if kind == "relief"],
+            alert_times=[e["t"] for e in events if e["event"] == "alert"])
+        return self._emit(events, minutes, self._state(seconds, numbness, float(t[-1])),
+                          final=final)
+
+    def _emit(self, events: list[dict[str, Any]], minutes: list[dict[str, Any]],
+              state: dict[str, Any] | None, *, final: bool) -> Decisions:
+        if final:
+            events += [self._stamp(e) for e in self.outcomes.finish(self._last_t)]
+            minutes += self.minutes.finish()
         for sink in self.sinks:
             for event in events:
                 sink.event(event)
-            sink.state(state)
+            for minute in minutes:
+                sink.minute(minute)
+            if state is not None:
+                sink.state(state)
+            if state is not None or events or minutes:
+                sink.flush()
         return Decisions(events, state)
+
+    def _stamp(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Every event gets an id (alerts have theirs) and its wall-clock time, so the MQTT
+        copy, the log's row and the event stream name the same thing the same way."""
+        if "id" not in event:
+            self._events += 1
+            event = {**event, "id": f"{self.id_prefix}-e{self._events}"}
+        event["time"] = self.time_of(event["t"])
+        return event
+
+    def _health(self) -> dict[str, dict[str, Any]]:
+        links = self.links() if self.links else {}
+        out = {}
+        for name, decoder in self.pipeline.decoders.by_source.items():
+            c = decoder.counters
+            out[name] = {"packets": c.packets, "bad_packets": c.bad_packets,
+                         "gaps": c.seq_gaps, "lost": c.lost_packets, **links.get(name, {})}
+        return out
 
     def _sensor_events(self, seconds: EstimateSeconds, i: int, t: float
                        ) -> list[dict[str, Any]]:

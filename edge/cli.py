@@ -71,20 +71,24 @@ def check_config(path: str | None) -> None:
                    "OUT; - is standard output.")
 @click.option("--mqtt", is_flag=True,
               help="Also publish as the live agent would, to the configured broker.")
+@click.option("--db", "db_path", metavar="PATH", default=None,
+              help="Also log it (sessions, minutes, postures, alerts) to this SQLite log, as "
+                   "the live agent logs to [log] path. Replaying a trace again changes nothing.")
 def replay(trace: str, config_path: str | None, show_stats: bool,
-           events_out: str | None, mqtt: bool) -> None:
+           events_out: str | None, mqtt: bool, db_path: str | None) -> None:
     """Run a recorded TRACE through the same pipeline as the live agent, as fast as possible."""
     from edge.sources.replay import stats_of, trace_stats
     from edge.sources.trace import TraceError, TraceReader
 
-    if not (show_stats or events_out or mqtt):
-        raise click.UsageError("say what to output: --stats, --events OUT and/or --mqtt")
+    if not (show_stats or events_out or mqtt or db_path):
+        raise click.UsageError("say what to output: --stats, --events OUT, --mqtt and/or "
+                               "--db PATH")
     try:
         reader = TraceReader(trace)
     except (OSError, TraceError) as error:
         raise click.ClickException(str(error)) from None
-    if events_out or mqtt:
-        from edge.agent import replay_trace, session_prefix, trace_start
+    if events_out or mqtt or db_path:
+        from edge.agent import replay_trace
         from edge.sinks import JsonLinesSink, MqttSink
 
         cfg = _load_config(config_path)
@@ -93,12 +97,16 @@ def replay(trace: str, config_path: str | None, show_stats: bool,
             if events_out:
                 out = stack.enter_context(click.open_file(events_out, "w", encoding="utf-8"))
                 sinks.append(JsonLinesSink(out))
-            if mqtt:
-                publisher = stack.enter_context(_publisher(cfg))
-                sinks.append(MqttSink(publisher, session_prefix(trace_start(
-                    reader.header.started))))
+            publisher = stack.enter_context(_publisher(cfg)) if mqtt else None
+            if publisher is not None:
+                sinks.append(MqttSink(publisher))
+            log = _replay_log(stack, cfg, reader, db_path) if db_path else None
+            if log is not None:
+                sinks.append(log)
             agent = replay_trace(reader, cfg, sinks)
-            if mqtt and not publisher.wait_until_sent(timeout=30):
+            if log is not None:
+                log.close(reason="trace end", ended_utc=agent.now_utc)
+            if publisher is not None and not publisher.wait_until_sent(timeout=30):
                 click.echo("the broker did not take every message within 30 s: the rest "
                            f"stays in the outbox ({cfg.mqtt.outbox_path})", err=True)
         stats = stats_of(agent.pipeline.decoders, reader)
@@ -108,6 +116,24 @@ def replay(trace: str, config_path: str | None, show_stats: bool,
         click.echo(f"{trace}: damaged lines: {reader.damage}", err=True)
     if show_stats:
         click.echo(json.dumps(stats, sort_keys=True))
+
+
+def _replay_log(stack: contextlib.ExitStack, cfg, reader, db_path: str):
+    """The log a replay writes to: its session is the trace's (same prefix every time)."""
+    import sqlite3
+
+    from edge.agent import session_prefix, trace_start
+    from edge.sinks import StoreSink
+    from edge.store import Store
+
+    started = trace_start(reader.header.started)
+    try:
+        store = stack.enter_context(Store(db_path))
+    except (OSError, sqlite3.Error, RuntimeError) as error:
+        raise click.ClickException(f"cannot open the log {db_path}: {error}") from None
+    return StoreSink(store, site=cfg.desk.site, desk=cfg.desk.desk,
+                     session=session_prefix(started), started_utc=started,
+                     person=cfg.desk.person, origin="replay")
 
 
 @main.command()
@@ -321,6 +347,33 @@ def run(config_path: str | None, scenario: str | None, speed: float | None, log_
     try:
         asyncio.run(main_loop())
     except (ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
+@config_option
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines as text, or one JSON object per line.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def collect(config_path: str | None, log_format: str, log_level: str) -> None:
+    """Collect every desk's alerts, events and minutes from the broker into the fleet log
+    ([collect] db), sharing the work with the other collectors of [collect] group, until
+    stopped (Ctrl-C or SIGTERM: what it holds is recorded and acknowledged first)."""
+    import signal
+    import threading
+
+    from edge import logs
+    from edge.collect import CollectorError, run_collector
+
+    logs.configure(log_format, log_level)
+    cfg = _load_config(config_path)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        run_collector(cfg.mqtt, cfg.collect, stop)
+    except CollectorError as error:
         raise click.ClickException(str(error)) from None
 
 

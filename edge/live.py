@@ -21,9 +21,10 @@ from edge.agent import Agent, Sink, session_prefix
 from edge.config import Config
 from edge.model import warmup
 from edge.publish import AckCommand, MqttPublisher
-from edge.sinks import MqttSink
+from edge.sinks import MqttSink, StoreSink
 from edge.sources.base import Clock, Received, Source
 from edge.sources.configured import configured_sources
+from edge.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +73,18 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
     queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=QUEUE_SIZE)
     pumps = [asyncio.create_task(_pump(source, queue), name=f"pump {source.name}")
              for source in sources]
+    logbook = _open_log(config, prefix, started)
+    agent: Agent | None = None
     try:
+        sinks: list[Sink] = [MqttSink(publisher), *extra_sinks]
+        if logbook is not None:
+            sinks.append(logbook)
         agent = Agent(config, {s.name: s.describe() for s in sources}, id_prefix=prefix,
-                      started_utc=started, origin_s=clock(),
-                      sinks=[MqttSink(publisher, prefix), *extra_sinks], live=True)
+                      started_utc=started, origin_s=clock(), sinks=sinks, live=True,
+                      links=lambda: {s.name: _link_counters(s) for s in sources})
         log.info("agent running", extra={"sources": [s.name for s in sources],
-                                         "alert_prefix": prefix})
+                                         "alert_prefix": prefix,
+                                         "log": config.log.path or None})
         if on_ready is not None:
             on_ready(agent)
         while not stop.is_set():
@@ -100,9 +107,32 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
         for task in pumps:
             task.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
-        publisher.wait_until_sent(timeout=5.0)
-        publisher.stop()
+        try:
+            if agent is not None:
+                agent.finish()  # the open minute and the alerts still followed, as they stand
+        finally:
+            if logbook is not None:
+                logbook.close(reason="stopped")
+                logbook.store.close()
+            publisher.wait_until_sent(timeout=5.0)
+            publisher.stop()
+    assert agent is not None
     return agent
+
+
+def _open_log(config: Config, session: str, started: datetime) -> StoreSink | None:
+    """The [log] this run writes to, or None when [log] path is ""."""
+    if not config.log.path:
+        return None
+    store = Store(config.log.path, retention_days=config.log.retention_days)
+    return StoreSink(store, site=config.desk.site, desk=config.desk.desk, session=session,
+                     started_utc=started, person=config.desk.person, origin="live")
+
+
+def _link_counters(source: Source) -> dict[str, int | None]:
+    """A live link's counters for the minutes' device health: a reconnect follows each drop."""
+    health = source.health
+    return {"reconnects": health.disconnects, "battery_pct": health.battery_pct}
 
 
 async def run_simulated(config: Config, stop: asyncio.Event, sitter, *, speed: float,

@@ -50,6 +50,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.config import DeskConfig, MqttConfig
 from edge.estimate.labels import POSTURES, SITES
 from edge.outbox import Outbox, OutboxMessage
+from edge.timefmt import iso_utc
 
 __all__ = [
     "AckCommand",
@@ -61,7 +62,9 @@ __all__ = [
     "SnoozeCommand",
     "Topics",
     "ha_discovery_config",
+    "make_client",
     "parse_command",
+    "session_options",
 ]
 
 log = logging.getLogger(__name__)
@@ -442,12 +445,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("the clock must return timezone-aware datetimes")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _reason_text(reason: ReasonCode) -> str:
     return f"{reason.getName()} (reason code {reason.value})"
 
@@ -570,7 +567,7 @@ class MqttPublisher:
     def publish_minute(self, minute: Mapping[str, Any]) -> str:
         """Queue a minute summary (edge/minutes.py) for the fleet collector (QoS 1)."""
         if not isinstance(minute.get("minute"), str):
-            raise ValueError(f'a minute has "minute": an ISO time, got {_show(minute.get("minute"))}')
+            raise TypeError(f'a minute has "minute": an ISO time, got {_show(minute.get("minute"))}')
         return self._enqueue(self.topics.minute, minute)
 
     def publish_state(self, state: Mapping[str, Any]) -> None:
@@ -579,7 +576,7 @@ class MqttPublisher:
         """
         self._require_running()
         payload = dict(state)
-        payload["time"] = _iso(self._clock())
+        payload["time"] = iso_utc(self._clock())
         data = _json(payload)
         if self._state.put(data):
             dropped = self._count("states_dropped")
@@ -651,7 +648,7 @@ class MqttPublisher:
         elif not isinstance(message_id, str) or not 1 <= len(message_id) <= MAX_ID_CHARS:
             raise ValueError(f"id: expected a string of 1..{MAX_ID_CHARS} characters,"
                              f" got {_show(message_id)}")
-        payload.setdefault("time", _iso(self._clock()))
+        payload.setdefault("time", iso_utc(self._clock()))
         text = _json(payload).decode("utf-8")
         stored = outbox.put(id=message_id, topic=topic, payload=text,
                             enqueued_at=payload["time"])
@@ -871,36 +868,58 @@ class MqttPublisher:
     # --- paho set-up --------------------------------------------------------------------------
 
     def _connect_options(self) -> dict[str, Any]:
-        if self.mqtt.protocol != "5":
-            return {}
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
-        return {"clean_start": False, "properties": properties}
+        return session_options(self.mqtt, expiry_s=SESSION_EXPIRY_S)
 
     def _make_client(self) -> paho.Client:
-        mqtt = self.mqtt
-        v5 = mqtt.protocol == "5"
-        tls_context = _tls_context(mqtt) if mqtt.tls else None
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-            # A persistent session: commands (QoS 1) sent while we are away are kept.
-            clean_session=None if v5 else False,
-        )
+        # A persistent session: commands (QoS 1) sent while we are away are kept.
+        client = make_client(self.mqtt, self.client_id)
         client.max_inflight_messages_set(INFLIGHT_WINDOW)
-        client.reconnect_delay_set(mqtt.reconnect_initial_s, mqtt.reconnect_max_s)  # type: ignore[arg-type]
         client.will_set(self.topics.status, "offline", qos=1, retain=True)
-        if mqtt.username:
-            client.username_pw_set(mqtt.username, mqtt.password or None)
-        if tls_context is not None:
-            client.tls_set_context(tls_context)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
+
+
+# --- the connection, shared with the fleet collector (edge/collect.py) ------------------------
+
+
+def make_client(mqtt: MqttConfig, client_id: str) -> paho.Client:
+    """A paho client for the broker in [mqtt], as every legwake client connects: MQTT 5 or
+    3.1.1 with a persistent session (clean_session=False on 3.1.1; on 5 see
+    `session_options`), TLS and credentials when configured, and paho's capped exponential
+    reconnect backoff. Raises PublisherError for a TLS file that cannot be used."""
+    v5 = mqtt.protocol == "5"
+    tls_context = _tls_context(mqtt) if mqtt.tls else None
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+        clean_session=None if v5 else False,
+    )
+    client.reconnect_delay_set(mqtt.reconnect_initial_s, mqtt.reconnect_max_s)  # type: ignore[arg-type]
+    if mqtt.username:
+        client.username_pw_set(mqtt.username, mqtt.password or None)
+    if tls_context is not None:
+        client.tls_set_context(tls_context)
+    return client
+
+
+def session_options(mqtt: MqttConfig, *, expiry_s: int,
+                    receive_maximum: int | None = None) -> dict[str, Any]:
+    """The keywords of `connect_async` that keep the session on MQTT 5: clean_start=False
+    and a session expiry; `receive_maximum` lets the broker send that many QoS 1 messages
+    before the first acknowledgement (Mosquitto's own limit is 20 otherwise). MQTT 3.1.1
+    has no such options: its session is kept without a limit, its window set by the broker."""
+    if mqtt.protocol != "5":
+        return {}
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = expiry_s
+    if receive_maximum is not None:
+        properties.ReceiveMaximum = receive_maximum
+    return {"clean_start": False, "properties": properties}
 
 
 def _tls_context(mqtt: MqttConfig) -> ssl.SSLContext:

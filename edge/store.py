@@ -36,17 +36,13 @@ import numpy as np
 from sqlite_utils import Database
 
 from edge.estimate.labels import POSTURES, SITES
+from edge.timefmt import iso_utc
 
-__all__ = ["KINDS", "SENSORS", "Message", "Store", "iso", "session_of"]
+__all__ = ["KINDS", "SENSORS", "Message", "Store", "session_of"]
 
 KINDS = ("session", "minute", "alert", "event")
 SENSORS = ("mat", "imu_left", "imu_right")
 HEALTH = ("present_s", "packets", "bad_packets", "gaps", "lost", "reconnects", "battery_pct")
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 UTC with milliseconds and a Z, the log's one time format."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def session_of(message_id: str) -> str:
@@ -205,7 +201,7 @@ class Store:
     def record(self, messages: Iterable[Message], *, now: datetime | None = None) -> int:
         """Apply the messages in one transaction; returns how many were new (not seen)."""
         now = now or datetime.now(UTC)
-        received = iso(now)
+        received = iso_utc(now)
         new = 0
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
@@ -243,7 +239,7 @@ class Store:
         """Delete rows older than the retention period; returns how many minutes went."""
         if self.retention_days <= 0:
             return 0
-        cutoff = iso((now or datetime.now(UTC)) - timedelta(days=self.retention_days))
+        cutoff = iso_utc((now or datetime.now(UTC)) - timedelta(days=self.retention_days))
         conn = self.db.conn
         with conn:
             gone = conn.execute("DELETE FROM minutes WHERE minute_utc < ?", (cutoff,)).rowcount

@@ -85,6 +85,7 @@ class EstimateSeconds:
     probabilities: np.ndarray  # (n, len(POSTURES)) the filtered belief over the labels
     offload: np.ndarray  # (n,) ischial load taken off vs. the reference, 0..1; nan unknown
     features: np.ndarray | None = field(default=None, repr=False)  # (n, len(FEATURES))
+    seat_kpa: np.ndarray | None = field(default=None, repr=False)  # (n, rows, cols) mean map
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -120,6 +121,11 @@ class EstimateSeconds:
                 values[f.name] = SeatFeatures(**{
                     g.name: np.concatenate([getattr(s, g.name) for s in items])
                     for g in fields(SeatFeatures)})
+            elif f.name == "seat_kpa":
+                shape = next((i.shape[1:] for i in items if i is not None), None)
+                values[f.name] = None if shape is None else np.concatenate([
+                    i if i is not None else np.full((len(p), *shape), np.nan)
+                    for i, p in zip(items, parts)])
             elif f.name == "features":
                 values[f.name] = None if any(i is None for i in items) \
                     else np.concatenate(items)
@@ -250,4 +256,5 @@ class Estimator:
             walking=movement.walking, events=movement.events, mat=present["mat"].copy(),
             imu_left=present["imu_left"].copy(), imu_right=present["imu_right"].copy(),
             probabilities=belief, offload=movement.offload,
-            features=feats.features if self.keep_features else None)
+            features=feats.features if self.keep_features else None,
+            seat_kpa=kpa if usable.any() else None)

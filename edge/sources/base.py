@@ -32,6 +32,7 @@ class LinkHealth:
     connects: int = 0
     disconnects: int = 0
     dropped_chunks: int = 0
+    battery_pct: int | None = None  # the unit's battery level, where it reports one
     last_error: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

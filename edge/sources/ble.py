@@ -30,6 +30,8 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from edge.sources.base import Clock, LinkHealth, Received, monotonic_clock
 from edge.wire import IMU_CONFIG_UUID, IMU_DATA_UUID, IMU_RATES_HZ, IMU_SERVICE_UUID, PLACEMENTS
 
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"  # GATT Battery Level
+
 log = logging.getLogger(__name__)
 
 NAME_PREFIXES = {1: "LegIMU-L-", 2: "LegIMU-R-"}
@@ -170,6 +172,7 @@ class BleImuSource:
                      device.address, client.mtu_size)
             self._unit.update(address=device.address, name=device.name, mtu=client.mtu_size)
             await self._configure(client)
+            await self._watch_battery(client)
             await client.start_notify(IMU_DATA_UUID, self._on_notification)
             await lost.wait()
             self.health.last_error = f"link to {device.name} ({device.address}) lost"
@@ -217,6 +220,20 @@ class BleImuSource:
             raise ValueError(f"{client.address} is a {PLACEMENTS.get(placement, placement)} "
                              f"unit, this source reads the {PLACEMENTS[self.placement]} thigh")
         self._unit["rate_hz"] = rate_hz
+
+    async def _watch_battery(self, client: BleakClient) -> None:
+        """The unit's battery level now and as it changes (for the log's device health);
+        a unit without the Battery service just has none."""
+        def on_level(_characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+            if data:
+                self.health.battery_pct = data[0]
+
+        try:
+            level = await client.read_gatt_char(BATTERY_LEVEL_UUID)
+            self.health.battery_pct = level[0] if level else None
+            await client.start_notify(BATTERY_LEVEL_UUID, on_level)
+        except Exception as error:  # noqa: BLE001 - the battery level is optional
+            log.info("%s: no battery level (%s)", self.name, error)
 
     def _on_notification(self, _characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
         # Runs in bleak's callback: stamp and enqueue, nothing else.
