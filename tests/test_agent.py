@@ -190,3 +190,10 @@ def test_serial_port_vanishing_and_ble_link_dropping_are_marked_not_alerted(tmp_
     gaps = [(e["sensor"], e["phase"]) for e in events.events if e["event"] == "sensor"]
     assert ("mat", "lost") in gaps and ("mat", "back") in gaps
     assert ("imu_left", "lost") in gaps and ("imu_left", "back") in gaps
+    # The minutes' device health counts the drops, and the units' battery level.
+    assert events.minutes, "a clean stop logs the minute in hand"
+    reconnects = {source: sum(m["health"][source]["reconnects"] for m in events.minutes)
+                  for source in ("mat", "imu_left", "imu_right")}
+    assert reconnects["mat"] >= 1 and reconnects["imu_left"] >= 1
+    battery = events.minutes[-1]["health"]["imu_left"]["battery_pct"]
+    assert isinstance(battery, int) and 0 < battery <= 100

@@ -111,8 +111,8 @@ def records(caplog: pytest.LogCaptureFixture, level: int, pattern: str) -> list[
 
 
 def test_schemas_are_draft_2020_12_and_use_the_estimators_vocabulary() -> None:
-    assert set(SCHEMAS) == {"status", "state", "alert", "event", "cmd-ack", "cmd-snooze",
-                            "ha-discovery"}
+    assert set(SCHEMAS) == {"status", "state", "alert", "event", "minute", "cmd-ack",
+                            "cmd-snooze", "ha-discovery"}
     for schema in SCHEMAS.values():
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         Draft202012Validator.check_schema(schema)
@@ -120,6 +120,8 @@ def test_schemas_are_draft_2020_12_and_use_the_estimators_vocabulary() -> None:
     assert SCHEMAS["alert"]["properties"]["site"]["enum"] == [*SITES, None]
     assert SCHEMAS["state"]["properties"]["sites"]["required"] == list(SITES)
     assert SCHEMAS["event"]["oneOf"][1]["properties"]["posture"]["enum"] == list(POSTURES)
+    assert SCHEMAS["minute"]["properties"]["postures"]["required"] == list(POSTURES)
+    assert SCHEMAS["minute"]["properties"]["sites"]["required"] == list(SITES)
 
 
 @pytest.mark.parametrize(("kind", "payload", "reason"), [
