@@ -105,7 +105,9 @@ class MinuteSummaries:
                 self._key = key
                 self._open = _Minute(start=datetime.fromtimestamp(key * 60, UTC))
             self._fold(self._open, seconds, slice(lo, hi), t, numbness)
-            after, upto = (t[lo - 1] if lo else -np.inf), t[hi - 1]
+            # A feed's reliefs and alerts all land in its minutes, even one timed a little
+            # before its first second or after its last.
+            after, upto = (t[lo - 1] if lo else -np.inf), (t[hi - 1] if hi < len(t) else np.inf)
             self._open.reliefs += int(np.count_nonzero((reliefs > after) & (reliefs <= upto)))
             self._open.alerts += int(np.count_nonzero((alerts > after) & (alerts <= upto)))
         return done
