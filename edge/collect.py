@@ -12,9 +12,10 @@ session is persistent under a stable client id (MQTT 5: clean_start=False and a 
 expiry of SESSION_EXPIRY_S; 3.1.1: clean_session=False), so what the broker sent and
 was not acknowledged, and what it queued for this collector while it was away, comes
 again when it is back. Mosquitto 2.0 keeps handing a disconnected member of the group
-its share, queued in its session: a collector that does not come back loses that share
-when the session expires, or beyond the broker's max_queued_messages (README, "Fleet
-collector").
+its share, queued in its session: that share is lost if the session expires before the
+collector returns, and beyond the broker's max_queued_messages. After its own restart
+Mosquitto restores the sessions but not their shared subscriptions, so we subscribe
+again on every connection (README, "Fleet collector").
 
 Threads: paho's network thread only stamps each delivery with its connection and puts
 it in a queue that never drops: it holds only unacknowledged messages, so the broker's
@@ -295,7 +296,8 @@ class Collector:
         log.info("connected to MQTT broker %s as %s (MQTT %s%s, session %s)", self.broker,
                  self.client_id, self.mqtt.protocol, ", TLS" if self.mqtt.tls else "",
                  "resumed" if flags.session_present else "new")
-        # Again on a resumed session too: it costs nothing and mends a lost subscription.
+        # Again on a resumed session too: Mosquitto 2.0 restores a session after it restarts
+        # but not its shared subscriptions.
         client.subscribe([(topic, 1) for topic in self.topics])
 
     def _on_connect_fail(self, client: paho.Client, userdata: object) -> None:
