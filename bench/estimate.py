@@ -247,7 +247,7 @@ def plot_confusion(confusion: np.ndarray, title: str, path: Path) -> bool:
     try:
         import matplotlib
     except ImportError:
-        print(f"(matplotlib not installed: no {path.name}; pip install -e '.[plots]')")
+        print(f"(matplotlib not installed: no {path.name}; run scripts/setup.sh)")
         return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -429,3 +429,42 @@ def calibrate(config_path: str | None, empty_seconds: float, upright_seconds: fl
     except TimeoutError:
         raise click.ClickException("no usable frames from the mat in time: is it plugged in "
                                    f"at {cfg.mat.port}? (`legwake diagnose`)") from None
+
+
+local_day = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.command()
+@click.option("--db", "db_path", metavar="PATH", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="The log (SQLite) to report on; it is only read.")
+@click.option("--desk", default=None, help="Only this desk (default: every desk in the log).")
+@click.option("--from", "start", metavar="DATE", type=local_day, default=None,
+              help="First local day, YYYY-MM-DD (default: the first day with data).")
+@click.option("--to", "end", metavar="DATE", type=local_day, default=None,
+              help="Last local day, YYYY-MM-DD, included (default: the last day with data).")
+@click.option("--out", metavar="FILE", required=True, type=click.Path(dir_okay=False),
+              help="The HTML file to write.")
+@click.option("--csv", "csv_dir", metavar="DIR", default=None,
+              type=click.Path(file_okay=False),
+              help="Also write each of the report's tables to a CSV file in DIR.")
+def report(db_path: str, desk: str | None, start, end, out: str, csv_dir: str | None) -> None:
+    """Write the ergonomist's report: daily sitting time and breaks, postures, alerts and
+    responses, the average seat-pressure map, nerve load and device health, as one HTML
+    file that opens without a network. Days are local days."""
+    from edge.report import NoDataError, ReportError, load_report, write_csv, write_report
+
+    if start and end and start > end:
+        raise click.BadParameter(f"{start:%Y-%m-%d} is after --to {end:%Y-%m-%d}",
+                                 param_hint="'--from'")
+    try:
+        data = load_report(db_path, desk=desk, start=start.date() if start else None,
+                           end=end.date() if end else None)
+    except NoDataError as error:
+        raise click.UsageError(str(error)) from None
+    except ReportError as error:
+        raise click.BadParameter(str(error), param_hint="'--db'") from None
+    write_report(data, out)
+    if csv_dir:
+        write_csv(data, csv_dir)
+    click.echo(f"{out}: {data.start} to {data.end}, {', '.join(data.desks)}: {data.summary}")

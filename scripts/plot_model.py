@@ -7,7 +7,7 @@
   the recovery after it, and time to numbness against nerve pressure, for a
   healthy, a diabetic and a hypertensive person.
 
-Needs matplotlib (the `plots` extra); draws off-screen (Agg). Reads the model
+Draws with matplotlib, off-screen (Agg). Reads the model
 through its public API only.
 
     .venv/bin/python scripts/plot_model.py [--out docs]

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(mosquitto python3-venv python3-dev gcc)
+# chromium and chromium-driver: the browser tests of the HTML report (tests/browser.py).
+apt_packages=(mosquitto python3-venv python3-dev gcc chromium chromium-driver)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,4 +1,5 @@
-"""Shared fixtures: real Mosquitto brokers (tests/mosquitto.py)."""
+"""Shared fixtures: real Mosquitto brokers (tests/mosquitto.py), headless Chromium
+(tests/browser.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests import browser as chromium_browser
 from tests.mosquitto import Mosquitto
 
 
@@ -32,3 +34,14 @@ def make_broker(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
     yield make
     for own in brokers:
         own.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """Headless Chromium (a selenium WebDriver) with a fresh profile, quit at teardown;
+    the test is skipped when this machine has no /usr/bin/chromium."""
+    reason = chromium_browser.missing()
+    if reason:
+        pytest.skip(reason)
+    with chromium_browser.chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
