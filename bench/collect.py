@@ -118,6 +118,14 @@ class Collectors:
                     raise TimeoutError(f"{log}: no subscription\n{log.read_text()}")
                 time.sleep(0.02)
 
+    def close(self) -> None:
+        """Leaves no process behind, whatever happened."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        self.processes = []
+
     def stop(self) -> None:
         for process in self.processes:
             process.send_signal(signal.SIGTERM)
@@ -146,7 +154,7 @@ def wait_recorded(db: Path, total: int, timeout: float = 300) -> tuple[float, fl
 
 
 def run(mode: str, collectors: int, messages: list[tuple[str, bytes]],
-        publishers: int) -> dict[str, float]:
+        publishers: int) -> dict[str, float | str]:
     with tempfile.TemporaryDirectory(prefix="legwake-bench-collect-") as scratch:
         directory = Path(scratch)
         broker = Mosquitto(directory / "mosquitto")
@@ -154,28 +162,36 @@ def run(mode: str, collectors: int, messages: list[tuple[str, bytes]],
             config.write("max_queued_messages 0\n")
         with broker:
             group = Collectors(broker, directory, collectors)
-            group.start()
-            if mode == "backlog":
-                group.stop()  # the sessions stay, and take their shares while away
-                publish_s = publish_all(broker, messages, publishers)
-                group.start()
-                first, last, first_count = wait_recorded(group.db, len(messages))
-                rate = (len(messages) - first_count) / (last - first)
-                seconds = last - first
-            else:
-                started = time.perf_counter()
-                thread_result: list[float] = []
-                sender = threading.Thread(target=lambda: thread_result.append(
-                    publish_all(broker, messages, publishers)))
-                sender.start()
-                first, last, first_count = wait_recorded(group.db, len(messages))
-                sender.join()
-                publish_s = thread_result[0]
-                seconds = last - started
-                rate = len(messages) / seconds
-            group.stop()
-    return {"collectors": collectors, "mode": mode, "messages": len(messages),
-            "seconds": round(seconds, 3), "messages_per_s": round(rate),
+            try:
+                result = measure(mode, group, broker, messages, publishers)
+            finally:
+                group.close()
+    return {"collectors": collectors, "mode": mode, "messages": len(messages), **result}
+
+
+def measure(mode: str, group: Collectors, broker: Mosquitto,
+            messages: list[tuple[str, bytes]], publishers: int) -> dict[str, float]:
+    group.start()
+    if mode == "backlog":
+        group.stop()  # the sessions stay, and take their shares while away
+        publish_s = publish_all(broker, messages, publishers)
+        group.start()
+        first, last, first_count = wait_recorded(group.db, len(messages))
+        rate = (len(messages) - first_count) / (last - first)
+        seconds = last - first
+    else:
+        started = time.perf_counter()
+        thread_result: list[float] = []
+        sender = threading.Thread(target=lambda: thread_result.append(
+            publish_all(broker, messages, publishers)))
+        sender.start()
+        first, last, first_count = wait_recorded(group.db, len(messages))
+        sender.join()
+        publish_s = thread_result[0]
+        seconds = last - started
+        rate = len(messages) / seconds
+    group.stop()
+    return {"seconds": round(seconds, 3), "messages_per_s": round(rate),
             "publish_s": round(publish_s, 3)}
 
 
