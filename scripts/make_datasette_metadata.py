@@ -273,9 +273,11 @@ ISO_FORMAT = "'%Y-%m-%dT%H:%M:%fZ'"
 
 
 def in_days(column: str) -> str:
-    """The UTC column within the local days :from to :to (YYYY-MM-DD, either blank)."""
-    return (f"(:from = '' OR {column} >= strftime({ISO_FORMAT}, :from, 'utc'))\n"
-            f"  AND (:to = '' OR {column} < strftime({ISO_FORMAT}, :to, '+1 day', 'utc'))")
+    """The UTC column within the local days :from to :to (YYYY-MM-DD; blank: no limit), as
+    a range an index on the column serves."""
+    return (f"{column} >= coalesce(strftime({ISO_FORMAT}, nullif(:from, ''), 'utc'), '')\n"
+            f"  AND {column} < coalesce(strftime({ISO_FORMAT}, nullif(:to, ''), '+1 day', 'utc'),"
+            " 'z')")
 
 
 def at_desk(column: str = "desk") -> str:
@@ -374,15 +376,17 @@ ORDER BY site, desk, seconds DESC"""
 DEVICE_HEALTH_PROBLEMS = f"""\
 SELECT date(h.minute_utc, 'localtime') AS day, h.site, h.desk, h.sensor,
        count(*) AS minutes,
-       sum(max(coalesce(m.occupied_s, 0) - coalesce(h.present_s, 0), 0))
-         AS missing_while_seated_s,
+       -- seconds seated without this sensor's data, looked up only where some are missing
+       sum(CASE WHEN h.present_s < 60 THEN max(
+             (SELECT m.occupied_s FROM minutes m
+              WHERE m.session_id = h.session_id AND m.minute_utc = h.minute_utc)
+             - h.present_s, 0) ELSE 0 END) AS missing_while_seated_s,
        coalesce(sum(h.bad_packets), 0) AS bad_packets,
        coalesce(sum(h.gaps), 0) AS gaps,
        coalesce(sum(h.lost), 0) AS lost_packets,
        coalesce(sum(h.reconnects), 0) AS reconnects,
        min(h.battery_pct) AS lowest_battery_pct
 FROM device_health h
-LEFT JOIN minutes m ON m.session_id = h.session_id AND m.minute_utc = h.minute_utc
 WHERE {at_desk("h.desk")}
   AND {in_days("h.minute_utc")}
 GROUP BY day, h.site, h.desk, h.sensor
@@ -391,37 +395,48 @@ HAVING missing_while_seated_s > 0 OR sum(h.bad_packets) > 0 OR sum(h.gaps) > 0
     OR min(h.battery_pct) < CAST(coalesce(nullif(:battery_below_pct, ''), 20) AS INTEGER)
 ORDER BY day DESC, h.site, h.desk, h.sensor"""
 
+NO_DATA_S = 300
+"""Seated minutes further apart than this (away, or the agent down) end a sitting stretch."""
+
 LONGEST_SITTING_STRETCHES = f"""\
-WITH bounds AS (
-  SELECT session_id, site, desk, person,
-         coalesce(started_utc, first_minute_utc) AS session_start,
-         coalesce(ended_utc, last_minute_utc) AS session_end
-  FROM sessions
-), stretches AS (
-  SELECT s.session_id, s.site, s.desk, s.person,
-         coalesce(lag(b.end_utc) OVER before, s.session_start) AS start_utc,
-         b.start_utc AS end_utc, 'break' AS ended_by
-  FROM bounds s JOIN breaks b ON b.session_id = s.session_id
-  WINDOW before AS (PARTITION BY b.session_id ORDER BY b.start_utc)
-  UNION ALL
-  SELECT s.session_id, s.site, s.desk, s.person,
-         coalesce((SELECT max(b.end_utc) FROM breaks b WHERE b.session_id = s.session_id),
-                  s.session_start),
-         s.session_end, 'end of session'
-  FROM bounds s
-  WHERE NOT EXISTS (SELECT 1 FROM breaks b
-                    WHERE b.session_id = s.session_id AND b.end_utc IS NULL)
-)
-SELECT date(start_utc, 'localtime') AS day, site, desk, person,
-       datetime(start_utc, 'localtime') AS local_start,
-       datetime(end_utc, 'localtime') AS local_end,
-       round((julianday(end_utc) - julianday(start_utc)) * 1440, 1) AS duration_min,
-       ended_by, session_id
-FROM stretches
-WHERE end_utc > start_utc
+WITH stream AS (
+  SELECT site, desk, person, minute_utc AS at_utc, 0 AS is_break, occupied_s,
+         CAST(strftime('%s', minute_utc) AS INTEGER) AS epoch_s
+  FROM minutes
+  WHERE occupied_s > 0
   AND {at_desk()}
+  AND {in_days("minute_utc")}
+  UNION ALL
+  SELECT site, desk, NULL, start_utc, 1, 0, NULL
+  FROM breaks
+  WHERE {at_desk()}
   AND {in_days("start_utc")}
-ORDER BY duration_min DESC, start_utc"""
+), counted AS (
+  SELECT *, sum(is_break) OVER (PARTITION BY site, desk ORDER BY at_utc, is_break DESC
+                                ROWS UNBOUNDED PRECEDING) AS breaks_so_far
+  FROM stream
+), seated AS (
+  SELECT *,
+         lag(epoch_s) OVER after AS previous_s,
+         lag(breaks_so_far) OVER after AS previous_breaks
+  FROM counted
+  WHERE is_break = 0
+  WINDOW after AS (PARTITION BY site, desk ORDER BY at_utc)
+), numbered AS (
+  SELECT *,
+         sum(previous_s IS NULL OR epoch_s - previous_s > 60 + {NO_DATA_S}
+             OR breaks_so_far > previous_breaks)
+           OVER (PARTITION BY site, desk ORDER BY at_utc) AS stretch
+  FROM seated
+)
+SELECT date(min(at_utc), 'localtime') AS day, site, desk, max(person) AS person,
+       datetime(min(at_utc), 'localtime') AS local_start,
+       datetime(max(at_utc), '+60 seconds', 'localtime') AS local_end,
+       round((max(epoch_s) + 60 - min(epoch_s)) / 60.0, 1) AS duration_min,
+       round(sum(occupied_s) / 60.0, 1) AS seated_min
+FROM numbered
+GROUP BY site, desk, stretch
+ORDER BY duration_min DESC, local_start"""
 
 QUERIES: dict[str, dict[str, Any]] = {
     "sitting_per_day": {
@@ -466,10 +481,13 @@ QUERIES: dict[str, dict[str, Any]] = {
     },
     "longest_sitting_stretches": {
         "title": "Longest sitting stretches",
-        "description": "Sitting without a break, longest first: from the start of a session "
-                       "or the end of a break to the next break or the end of the session. "
-                       "A break is recognised [policy] natural_break_min after getting up, so "
-                       "a stretch includes those minutes. " + PARAMS_NOTE,
+        "description": "Sitting without a break, longest first: from the first to the end "
+                       "of the last minute with someone seated, with no break starting in "
+                       f"between and never more than {NO_DATA_S // 60} min without a seated "
+                       "minute (away, or the agent down); counted on the local day it began. "
+                       "Short "
+                       "stand-ups that are not breaks stay inside a stretch: seated_min is "
+                       "the time actually seated. " + PARAMS_NOTE,
         "sql": LONGEST_SITTING_STRETCHES,
         "params": PARAMS,
     },

@@ -203,13 +203,20 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Log:
     a.outcome(utc("2026-11-20T11:23:00"), ignored, "break", responded=None)
     a.stop(utc("2026-11-20T11:30:00"))
 
-    # desk-1, day 2: half of each minute on the seat for 30 min; the agent was killed, so
-    # no stop, and the last alert never got its outcome.
+    # desk-1, day 2: half of each minute on the seat for 15 min, away 3 min (a break from
+    # 09:17 to 09:18), 15 min more; the agent was killed, so no stop, and the last alert
+    # never got its outcome.
     b = Sitting("desk-1", "p-17", utc("2026-11-21T09:00:00"))
     b.start()
     b.posture(utc("2026-11-21T09:00:02"), "upright")
-    for n, at in enumerate(every_minute("2026-11-21T09:00:00", 30)):
-        b.minute(at, {"upright": 30, "empty": 30}, alerts=int(n == 20))
+    for at in every_minute("2026-11-21T09:00:00", 15):
+        b.minute(at, {"upright": 30, "empty": 30})
+    for at in every_minute("2026-11-21T09:15:00", 3):
+        b.minute(at, {"empty": 60})
+    b.event(utc("2026-11-21T09:17:00"), {"event": "break", "phase": "start"})
+    b.event(utc("2026-11-21T09:18:00"), {"event": "break", "phase": "end"})
+    for n, at in enumerate(every_minute("2026-11-21T09:18:00", 15)):
+        b.minute(at, {"upright": 30, "empty": 30}, alerts=int(n == 2))
     pending = b.alert(utc("2026-11-21T09:20:30"), "numbness", site="sciatic_right", ttn=160.0)
 
     # desk-2, day 1 in the evening (local): a foot tucked under for 48 min, then away; the
@@ -371,7 +378,7 @@ def test_sitting_per_day_is_the_sum_of_occupied_seconds(log):
     observed = {(r["day"], r["desk"]): r["hours_observed"] for r in rows}
     assert observed[DAY1, "desk-1"] == 1.5
     breaks = {(r["day"], r["desk"]): (r["breaks"], r["break_minutes"]) for r in rows}
-    assert breaks == {(DAY1, "desk-1"): (1, 8.0), (DAY2, "desk-1"): (0, None),
+    assert breaks == {(DAY1, "desk-1"): (1, 8.0), (DAY2, "desk-1"): (1, 1.0),
                       (DAY1, "desk-2"): (1, None)}  # desk-2's break has not ended
     assert [r["day"] for r in rows] == [DAY2, DAY1, DAY1]
 
@@ -427,9 +434,9 @@ def test_posture_distribution_per_desk(log):
     assert set(rows) == set(seconds)
     for (desk, posture), value in seconds.items():
         assert rows[desk, posture]["hours"] == round(value / 3600, 2)
-    # desk-1: 7200 s observed, 5700 of them sitting; 800 s with the legs crossed.
+    # desk-1: 7380 s observed, 5700 of them sitting; 800 s with the legs crossed.
     crossed = rows["desk-1", "crossed_left_over_right"]
-    assert (crossed["pct_of_observed"], crossed["pct_of_sitting"]) == (11.1, 14.0)
+    assert (crossed["pct_of_observed"], crossed["pct_of_sitting"]) == (10.8, 14.0)
     assert rows["desk-1", "empty"]["pct_of_sitting"] is None
     assert rows["desk-2", "foot_under_left"]["pct_of_sitting"] == 100.0
 
@@ -450,16 +457,35 @@ def test_device_health_problems(log):
 
 def test_longest_sitting_stretches_run_between_breaks(log):
     rows = run(log.path, "longest_sitting_stretches")
-    assert [(r["desk"], r["duration_min"], r["ended_by"]) for r in rows] == [
-        ("desk-2", 50.0, "break"),            # 02:00 UTC to a break (02:50) that never ends
-        ("desk-1", 42.0, "break"),            # 10:00 to the break at 10:42
-        ("desk-1", 40.0, "end of session"),   # the break's end at 10:50 to the stop at 11:30
-        ("desk-1", 29.0, "end of session"),   # killed: to its last minute, 09:29
+    assert [(r["day"], r["desk"], r["local_start"], r["local_end"], r["duration_min"],
+             r["seated_min"]) for r in rows] == [
+        # 02:00 to 02:48 UTC, then away: the evening of the 20th here
+        (DAY1, "desk-2", "2026-11-20 21:00:00", "2026-11-20 21:48:00", 48.0, 48.0),
+        # 10:00 to 10:40 UTC, away 10 min (a break), then 10:50 to 11:30
+        (DAY1, "desk-1", "2026-11-20 05:00:00", "2026-11-20 05:40:00", 40.0, 40.0),
+        (DAY1, "desk-1", "2026-11-20 05:50:00", "2026-11-20 06:30:00", 40.0, 40.0),
+        # half of each minute seated; away only 3 min, but a break began: two stretches
+        (DAY2, "desk-1", "2026-11-21 04:00:00", "2026-11-21 04:15:00", 15.0, 7.5),
+        (DAY2, "desk-1", "2026-11-21 04:18:00", "2026-11-21 04:33:00", 15.0, 7.5),
     ]
-    assert (rows[1]["local_start"], rows[1]["local_end"]) == ("2026-11-20 05:00:00",
-                                                              "2026-11-20 05:42:00")
-    assert [r["duration_min"] for r in run(log.path, "longest_sitting_stretches",
-                                           **{"from": DAY2})] == [29.0]
+    assert [r["local_start"] for r in run(log.path, "longest_sitting_stretches",
+                                          desk="desk-1", **{"from": DAY2})] == [
+        "2026-11-21 04:00:00", "2026-11-21 04:18:00"]
+
+
+def test_a_short_stand_up_stays_inside_a_sitting_stretch(tmp_path):
+    """Away 3 min without a break event (the policy's natural break is longer): one stretch."""
+    sitting = Sitting("desk-3", "p-30", utc("2026-11-20T15:00:00"))
+    for at in every_minute("2026-11-20T15:00:00", 10):
+        sitting.minute(at, {"upright": 60})
+    for at in every_minute("2026-11-20T15:10:00", 3):
+        sitting.minute(at, {"standing": 60})
+    for at in every_minute("2026-11-20T15:13:00", 10):
+        sitting.minute(at, {"upright": 60})
+    with Store(tmp_path / "legwake.db") as store:
+        store.record(sitting.messages, now=utc("2026-11-20T16:00:00"))
+    rows = run(store.path, "longest_sitting_stretches")
+    assert [(r["duration_min"], r["seated_min"]) for r in rows] == [(23.0, 20.0)]
 
 
 def test_a_local_day_starts_at_local_midnight():
