@@ -71,7 +71,6 @@ BATCH_QUIET_S = 0.01
 # A log that cannot be written (locked, disk full) is tried again this often; meanwhile
 # nothing is acknowledged and the broker holds the rest.
 STORE_RETRY_S = 1.0
-STORE_OPEN_ATTEMPTS = 5
 # The longest a stop waits for the broker to take the DISCONNECT.
 STOP_TIMEOUT_S = 2.0
 STATS_EVERY_S = 60.0
@@ -347,7 +346,7 @@ class Collector:
 
     def _write_loop(self) -> None:
         try:
-            store = _open_store(self.collect.db)
+            store = Store(self.collect.db)
         except (OSError, sqlite3.Error, RuntimeError) as error:  # reported by start()
             self._store_error = error
             return
@@ -458,21 +457,6 @@ class Collector:
                     client.ack(delivery.mid, delivery.qos)
                     acknowledged += 1
         self._count("acknowledged", acknowledged)
-
-
-def _open_store(path: str) -> Store:
-    """The log, tried again for a while when busy: its set-up (WAL, schema) is not atomic
-    across processes, so collectors opening a new file at once can collide."""
-    attempts = 0
-    while True:
-        try:
-            return Store(path)
-        except sqlite3.OperationalError as error:
-            attempts += 1
-            if attempts >= STORE_OPEN_ATTEMPTS:
-                raise
-            log.info("the log %s is busy being set up (%s); trying again", path, error)
-            time.sleep(0.2 * attempts)
 
 
 def run_collector(mqtt: MqttConfig, collect: CollectConfig, stop: threading.Event) -> \

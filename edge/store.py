@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -156,17 +158,45 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1,)
 """Schema versions in order; PRAGMA user_version is how many have been applied."""
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taking the write lock at once (so two writers queue instead
+    of failing half way): committed whole, or rolled back whole."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(db: Database) -> int:
-    """Bring the schema up to date, each step in its own transaction; returns the version."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise RuntimeError(f"{db.conn} has log schema version {version}, newer than this "
-                           f"legwake knows ({len(MIGRATIONS)}): upgrade legwake")
-    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-        with db.conn:
+    """Bring the schema up to date in one transaction; returns the version. Two processes
+    opening a new log at once: the second waits, then finds the schema made."""
+    with transaction(db.conn):
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"the log has schema version {version}, newer than this "
+                               f"legwake knows ({len(MIGRATIONS)}): upgrade legwake")
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             step(db)
             db.execute(f"PRAGMA user_version = {number}")
     return len(MIGRATIONS)
+
+
+def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
+    """WAL, so that readers (reports, Datasette) never block the writer. Switching a new
+    file may find another process doing the same, and SQLite then says "locked" at once
+    rather than waiting: try again for a while."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -181,7 +211,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self.db = Database(conn)
-        self.db.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.version = migrate(self.db)
         self.retention_days = retention_days
@@ -203,9 +233,7 @@ class Store:
         now = now or datetime.now(UTC)
         received = iso_utc(now)
         new = 0
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db.conn) as conn:
             for message in messages:
                 if message.kind not in _APPLY:
                     raise ValueError(f"unknown message kind {message.kind!r}: expected one of "
@@ -218,17 +246,13 @@ class Store:
                     continue
                 _APPLY[message.kind](conn, message)
                 new += 1
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         self._maybe_prune(now)
         return new
 
     def close_dangling(self, site: str, desk: str, *, reason: str = "crashed") -> int:
         """Sessions of this desk that never said they ended (the agent was killed): ended
         at their last recorded minute. Returns how many."""
-        with self.db.conn:
+        with transaction(self.db.conn):
             cursor = self.db.conn.execute(
                 "UPDATE sessions SET ended_utc = coalesce(last_minute_utc, started_utc),"
                 " end_reason = ? WHERE site = ? AND desk = ? AND ended_utc IS NULL",
@@ -240,8 +264,7 @@ class Store:
         if self.retention_days <= 0:
             return 0
         cutoff = iso_utc((now or datetime.now(UTC)) - timedelta(days=self.retention_days))
-        conn = self.db.conn
-        with conn:
+        with transaction(self.db.conn) as conn:
             gone = conn.execute("DELETE FROM minutes WHERE minute_utc < ?", (cutoff,)).rowcount
             conn.execute("DELETE FROM device_health WHERE minute_utc < ?", (cutoff,))
             conn.execute("DELETE FROM events WHERE time_utc < ?", (cutoff,))
