@@ -263,3 +263,40 @@ def test_an_agent_killed_mid_minute_and_restarted_leaves_a_consistent_log(tmp_pa
     events = rows(db, "SELECT id, session_id FROM events")
     assert len({e["id"] for e in events}) == len(events)
     assert {e["session_id"] for e in events} <= {first["session_id"], second["session_id"]}
+
+
+def test_the_report_of_a_replayed_trace_matches_its_log_and_renders(tmp_path, crossed_trace,
+                                                                     browser):
+    db = tmp_path / "log.db"
+    replay_into(db, crossed_trace, tmp_path / "events.jsonl", tmp_path)
+    out = tmp_path / "report.html"
+    subprocess.run([sys.executable, "-m", "edge", "report", "--db", str(db), "--out", str(out),
+                    "--csv", str(tmp_path / "csv")], check=True, capture_output=True,
+                   text=True, timeout=300)
+    from edge.report import load_report
+
+    data = load_report(db)
+    # The report's numbers are the log's.
+    [total] = rows(db, "SELECT sum(occupied_s) AS occupied, sum(observed_s) AS observed, "
+                       + ", ".join(f"sum({p}_s) AS {p}" for p in POSTURES) + " FROM minutes")
+    assert data.occupied_s == total["occupied"]
+    assert sum(d.observed_s for d in data.days) == total["observed"]
+    assert {s.posture: s.seconds for s in data.postures if s.seconds} == {
+        p: total[p] for p in POSTURES if total[p] and p not in ("empty", "standing")}
+    alerts = rows(db, "SELECT kind, moved FROM alerts")
+    assert data.all_alerts.count == len(alerts) > 0
+    assert data.all_alerts.moved == sum(a["moved"] for a in alerts)
+    [seat] = rows(db, "SELECT sum(seat_s) AS s FROM minutes")
+    assert data.pressure is not None and data.pressure.seat_s == seat["s"]
+    peroneal = next(s for s in data.site_loads if s.site == "peroneal_left")
+    [low] = rows(db, "SELECT min(peroneal_left_min_ttn_s) AS ttn, "
+                     "max(peroneal_left_peak_mmhg) AS peak FROM minutes")
+    assert peroneal.lowest_ttn_s == pytest.approx(low["ttn"])
+    assert peroneal.highest_peak_mmhg == pytest.approx(low["peak"])
+    # It renders: every figure decodes, the summary line shows.
+    from tests.browser import ARTIFACTS, broken_images, full_page_screenshot
+
+    browser.get(out.as_uri())
+    assert not broken_images(browser)
+    assert data.summary in browser.find_element("tag name", "body").text.replace("\n", " ")
+    assert full_page_screenshot(browser, ARTIFACTS / "report-replayed-trace.png").stat().st_size
