@@ -24,6 +24,9 @@ thread takes batches (up to BATCH_MAX, or what came within BATCH_LINGER_S, or un
 the queue is quiet for BATCH_QUIET_S), records each batch in one transaction, then
 acknowledges it in order of arrival. A payload that is not a JSON object with an id, or
 that the log cannot take, is counted, logged with its topic, and acknowledged: dropped.
+
+Must not touch: the log's schema and dedupe (edge/store.py) or the agents' topics
+(edge/publish.py `Topics`).
 """
 
 from __future__ import annotations
