@@ -25,6 +25,7 @@ from firmware_sim.radio import SimRadio
 from firmware_sim.scenario import Scenario, get_scenario
 from firmware_sim.seatmat import PtySeatMat, SeatMatFirmware
 from firmware_sim.simulation import UNIT_ADDRESSES, Sitter, write_simulated_trace
+from tests.kept import Kept
 from tests.mosquitto import Mosquitto, Subscriber
 
 TOPIC = "legwake/office/desk-1"
@@ -98,26 +99,6 @@ def test_upright_sitting_with_shifts_gives_only_break_reminders(tmp_path, broker
     assert all(a["site"] is None and a["time_to_numbness_s"] is None for a in alerts)
 
 
-class EventList:
-    """A sink that keeps what the agent decided, for the test to read."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-        self.minutes: list[dict] = []
-
-    def event(self, event: dict) -> None:
-        self.events.append(event)
-
-    def minute(self, minute: dict) -> None:
-        self.minutes.append(minute)
-
-    def state(self, state: dict) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-
 def test_serial_port_vanishing_and_ble_link_dropping_are_marked_not_alerted(tmp_path, broker):
     from edge import live
 
@@ -125,7 +106,7 @@ def test_serial_port_vanishing_and_ble_link_dropping_are_marked_not_alerted(tmp_
     scenario = get_scenario("upright_shifts", seed=5)
     body = Sitter(scenario, seed=5).body()
     link = tmp_path / "ttyACM0"
-    events = EventList()
+    events = Kept()
 
     def mat(clock: SimClock) -> PtySeatMat:
         return PtySeatMat(SeatMatFirmware(pressure=lambda t: body.pressure_counts(scenario, t)),

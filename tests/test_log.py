@@ -24,6 +24,7 @@ from edge.estimate.labels import POSTURES
 from edge.sources.trace import TraceReader
 from firmware_sim.scenario import get_scenario
 from firmware_sim.simulation import Sitter, write_simulated_trace
+from tests.kept import Kept
 from tests.mosquitto import Mosquitto
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,26 +141,6 @@ def test_a_replayed_trace_logs_what_its_event_stream_says(trace, tmp_path, cross
     replay_into(db, path, tmp_path / "again.jsonl", tmp_path)
     after = {table: rows(db, f"SELECT count(*) AS n FROM {table}")[0]["n"] for table in before}
     assert after == before
-
-
-class Kept:
-    """A sink keeping what the agent hands over."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-        self.minutes: list[dict] = []
-
-    def event(self, event: dict) -> None:
-        self.events.append(event)
-
-    def minute(self, minute: dict) -> None:
-        self.minutes.append(minute)
-
-    def state(self, state: dict) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
 
 
 def test_minutes_and_events_are_what_the_schemas_promise(crossed_trace):
