@@ -48,6 +48,15 @@ config_option = click.option(
     help="Configuration file (default: $LEGWAKE_CONFIG, else ./config.toml, else defaults).")
 
 
+def logging_options(command):
+    """--log-format and --log-level, for the commands that run until stopped."""
+    command = click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+                           default="info", show_default=True)(command)
+    return click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                        show_default=True,
+                        help="Log lines as text, or one JSON object per line.")(command)
+
+
 @main.command("check-config")
 @click.argument("path", required=False)
 def check_config(path: str | None) -> None:
@@ -131,9 +140,8 @@ def _replay_log(stack: contextlib.ExitStack, cfg, reader, db_path: str):
         store = stack.enter_context(Store(db_path))
     except (OSError, sqlite3.Error, RuntimeError) as error:
         raise click.ClickException(f"cannot open the log {db_path}: {error}") from None
-    return StoreSink(store, site=cfg.desk.site, desk=cfg.desk.desk,
-                     session=session_prefix(started), started_utc=started,
-                     person=cfg.desk.person, origin="replay")
+    return StoreSink.for_desk(store, cfg, session=session_prefix(started), started_utc=started,
+                              origin="replay")
 
 
 @main.command()
@@ -317,10 +325,7 @@ def diagnose(config_path: str | None, as_json: bool) -> None:
                    "(a name from `legwake sim --list`, or a scenario JSON file).")
 @click.option("--speed", type=click.FloatRange(0.1, 1000), default=None,
               help="With --sim: time compression ([sim] speed).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Log lines as text, or one JSON object per line.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default="info", show_default=True)
+@logging_options
 def run(config_path: str | None, scenario: str | None, speed: float | None, log_format: str,
         log_level: str) -> None:
     """Run the agent: read the sensors, publish states and alerts over MQTT, until stopped
@@ -352,10 +357,7 @@ def run(config_path: str | None, scenario: str | None, speed: float | None, log_
 
 @main.command()
 @config_option
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Log lines as text, or one JSON object per line.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default="info", show_default=True)
+@logging_options
 def collect(config_path: str | None, log_format: str, log_level: str) -> None:
     """Collect every desk's alerts, events and minutes from the broker into the fleet log
     ([collect] db), sharing the work with the other collectors of [collect] group, until

@@ -32,7 +32,6 @@ Must not touch: the log's schema and dedupe (edge/store.py) or the agents' topic
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import queue
 import socket
@@ -49,7 +48,14 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import CollectConfig, MqttConfig
-from edge.publish import PublisherError, make_client, session_options
+from edge.publish import (
+    MAX_ID_CHARS,
+    PublisherError,
+    is_message_id,
+    json_object,
+    make_client,
+    session_options,
+)
 from edge.store import Message, Store
 
 __all__ = ["KINDS", "BadMessage", "Collector", "CollectorError", "CollectorStats",
@@ -74,7 +80,6 @@ STORE_RETRY_S = 1.0
 # The longest a stop waits for the broker to take the DISCONNECT.
 STOP_TIMEOUT_S = 2.0
 STATS_EVERY_S = 60.0
-MAX_ID_CHARS = 128
 # Bad messages: each of the first few is logged, then one line per this many.
 BAD_LOG_FIRST = 20
 BAD_LOG_EVERY = 1000
@@ -102,17 +107,8 @@ def parse_message(topic: str, payload: bytes, *, topic_prefix: str, site: str = 
             or not parts[1] or not parts[2] or site not in ("+", parts[1])):
         raise BadMessage(f"unknown topic: expected {topic_prefix}/{site}/<desk>/"
                          f"{'|'.join(KINDS)}")
-    try:
-        data = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise BadMessage(f"not UTF-8 text (byte {error.start})") from None
-    except json.JSONDecodeError as error:
-        raise BadMessage(f"not JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-                         ) from None
-    if not isinstance(data, dict):
-        raise BadMessage(f"expected a JSON object, got {type(data).__name__}")
-    message_id = data.get("id")
-    if not isinstance(message_id, str) or not 1 <= len(message_id) <= MAX_ID_CHARS:
+    data = json_object(payload, BadMessage)
+    if not is_message_id(data.get("id")):
         raise BadMessage(f'no "id" (a string of 1..{MAX_ID_CHARS} characters)')
     return Message(kind=parts[3], site=parts[1], desk=parts[2], payload=data)
 

@@ -125,8 +125,8 @@ def _open_log(config: Config, session: str, started: datetime) -> StoreSink | No
     if not config.log.path:
         return None
     store = Store(config.log.path, retention_days=config.log.retention_days)
-    return StoreSink(store, site=config.desk.site, desk=config.desk.desk, session=session,
-                     started_utc=started, person=config.desk.person, origin="live")
+    return StoreSink.for_desk(store, config, session=session, started_utc=started,
+                              origin="live")
 
 
 def _link_counters(source: Source) -> dict[str, int | None]:

@@ -12,13 +12,14 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from edge.timefmt import iso_utc
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                     timespec="milliseconds").replace("+00:00", "Z"),
+        entry = {"time": iso_utc(datetime.fromtimestamp(record.created, UTC)),
                  "level": record.levelname.lower(), "logger": record.name,
                  "message": record.getMessage()}
         entry |= {key: value for key, value in vars(record).items()

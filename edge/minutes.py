@@ -22,15 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from edge.calibration import MMHG_PER_KPA
 from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.labels import POSTURE_INDEX, POSTURES, SEATED, SITES
+from edge.estimate.windows import STREAMS
 from edge.timefmt import iso_utc
 
-__all__ = ["KPA_TO_MMHG", "Health", "MinuteSummaries"]
+__all__ = ["Health", "MinuteSummaries"]
 
-KPA_TO_MMHG = 7.500617
 _SEATED = np.array([p in SEATED for p in POSTURES])
-_SENSOR_OF_SOURCE = {"mat": "mat", "imu_left": "imu_left", "imu_right": "imu_right"}
 
 Health = Callable[[], Mapping[str, Mapping[str, Any]]]
 """Each source's cumulative counters now: packets, bad_packets, gaps, lost (decoders),
@@ -43,9 +43,9 @@ def _round(value: float, digits: int = 1) -> float | None:
 
 @dataclass(slots=True)
 class _Minute:
-    """Running sums of one minute."""
+    """Running sums of one minute (`key`: minutes since the epoch, UTC)."""
 
-    start: datetime
+    key: int
     t_end: float = 0.0
     windows: int = 0
     seated: int = 0
@@ -67,6 +67,10 @@ class _Minute:
     map_sum: np.ndarray | None = None
     present: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def start(self) -> datetime:
+        return datetime.fromtimestamp(self.key * 60, UTC)
+
 
 class MinuteSummaries:
     """Folds an agent's seconds into minute records (the log's and the `minute` topic's)."""
@@ -82,7 +86,6 @@ class MinuteSummaries:
         self.health = health
         self._epoch = self.started_utc.timestamp()
         self._open: _Minute | None = None
-        self._key: int | None = None
         self._last_health: dict[str, dict[str, Any]] = {}
 
     def add(self, seconds: EstimateSeconds, t: np.ndarray, numbness: np.ndarray, *,
@@ -99,11 +102,10 @@ class MinuteSummaries:
         bounds = np.flatnonzero(np.diff(keys)) + 1
         for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(t)]):
             key = int(keys[lo])
-            if self._key is not None and key != self._key:
+            if self._open is not None and key != self._open.key:
                 done.append(self._close())
             if self._open is None:
-                self._key = key
-                self._open = _Minute(start=datetime.fromtimestamp(key * 60, UTC))
+                self._open = _Minute(key)
             self._fold(self._open, seconds, slice(lo, hi), t, numbness)
             # A feed's reliefs and alerts all land in its minutes, even one timed a little
             # before its first second or after its last.
@@ -139,7 +141,7 @@ class MinuteSummaries:
             m.ttn_min = np.minimum(m.ttn_min, ahead.min(axis=0))
         m.fidget += int(s.fidget[part].sum())
         m.walking += int(s.walking[part].sum())
-        for sensor in ("mat", "imu_left", "imu_right"):
+        for sensor in STREAMS:
             m.present[sensor] = m.present.get(sensor, 0) + int(getattr(s, sensor)[part].sum())
         load = s.seat.load_n[part]
         on_seat = seated & np.isfinite(load)
@@ -161,7 +163,7 @@ class MinuteSummaries:
     def _close(self) -> dict[str, Any]:
         m = self._open
         assert m is not None
-        self._open, self._key = None, None
+        self._open = None
         period = self.period_s
         sites = {}
         for k, site in enumerate(SITES):
@@ -182,7 +184,7 @@ class MinuteSummaries:
                 seat.update(cop_x_mm=_round(m.cop_sum[0] / m.cop_n),
                             cop_y_mm=_round(m.cop_sum[1] / m.cop_n))
             if m.map_sum is not None:
-                grid = np.round(m.map_sum / m.seat_n * KPA_TO_MMHG, 1)
+                grid = np.round(m.map_sum / m.seat_n * MMHG_PER_KPA, 1)
                 seat["map_mmhg"] = grid.tolist()
         stamp = m.start.strftime("%Y%m%dT%H%M")
         end = self.started_utc + timedelta(seconds=m.t_end)
@@ -207,8 +209,7 @@ class MinuteSummaries:
         for source in self.sources or tuple(now):
             current = now.get(source, {})
             before = self._last_health.get(source, {})
-            row: dict[str, Any] = {"present_s": round(m.present.get(
-                _SENSOR_OF_SOURCE.get(source, source), 0) * self.period_s)}
+            row: dict[str, Any] = {"present_s": round(m.present.get(source, 0) * self.period_s)}
             for name in ("packets", "bad_packets", "gaps", "lost", "reconnects"):
                 value = current.get(name)
                 row[name] = None if value is None else int(value) - int(before.get(name, 0))

@@ -62,6 +62,8 @@ __all__ = [
     "SnoozeCommand",
     "Topics",
     "ha_discovery_config",
+    "is_message_id",
+    "json_object",
     "make_client",
     "parse_command",
     "session_options",
@@ -157,7 +159,7 @@ class InvalidCommand(ValueError):
 
 
 def _check_alert_id(value: object, *, name: str = "id") -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_CHARS:
+    if not is_message_id(value):
         raise InvalidCommand(f"{name}: expected a string of 1..{MAX_ID_CHARS} characters,"
                              f" got {_show(value)}")
     return value
@@ -201,19 +203,7 @@ def parse_command(kind: CommandKind, payload: bytes, *, received_at: datetime) -
     """One cmd/ack or cmd/snooze payload -> its Command, or InvalidCommand saying why."""
     if len(payload) > MAX_COMMAND_BYTES:
         raise InvalidCommand(f"payload of {len(payload)} bytes, more than {MAX_COMMAND_BYTES}")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidCommand(f"not UTF-8 text (byte {error.start})") from None
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise InvalidCommand(f"not JSON: {error.msg} (line {error.lineno},"
-                             f" column {error.colno})") from None
-    except ValueError as error:
-        raise InvalidCommand(f"not JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise InvalidCommand(f"expected a JSON object, got {_show(data)}")
+    data = json_object(payload, InvalidCommand, constants=False)
     allowed = _COMMAND_KEYS[kind]
     for key in data:
         if key not in allowed:
@@ -229,6 +219,32 @@ def parse_command(kind: CommandKind, payload: bytes, *, received_at: datetime) -
     if isinstance(minutes, float) and minutes.is_integer():
         minutes = int(minutes)  # 15.0 is an integer to JSON Schema (schemas/cmd-snooze.json)
     return SnoozeCommand(minutes=minutes, alert_id=data.get("id"), received_at=received_at)
+
+
+def json_object(payload: bytes, invalid: type[ValueError], *,
+                constants: bool = True) -> dict[str, Any]:
+    """A payload that must be a JSON object, or `invalid` saying why not. `constants`:
+    whether NaN and Infinity pass (JSON has no such numbers)."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise invalid(f"not UTF-8 text (byte {error.start})") from None
+    try:
+        data = json.loads(text) if constants else json.loads(
+            text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise invalid(f"not JSON: {error.msg} (line {error.lineno},"
+                      f" column {error.colno})") from None
+    except ValueError as error:
+        raise invalid(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise invalid(f"expected a JSON object, got {_show(data)}")
+    return data
+
+
+def is_message_id(value: object) -> bool:
+    """What an `id` must be: a string of 1..MAX_ID_CHARS characters."""
+    return isinstance(value, str) and 1 <= len(value) <= MAX_ID_CHARS
 
 
 def _reject_constant(name: str) -> None:
@@ -550,7 +566,8 @@ class MqttPublisher:
     def publish_alert(self, alert: Mapping[str, Any]) -> str:
         """Queue an alert (QoS 1, via the outbox); returns its `id` (given, or made here).
 
-        Committed to the outbox when this returns. Adds `time` (ISO 8601 UTC, now) unless the alert has one.
+        Committed to the outbox when this returns. Adds `time` (ISO 8601 UTC, now) unless
+        the alert has one (the agent's carry the moment they were decided).
         Raises ValueError for a payload that is not an alert or not valid JSON (NaN).
         """
         if alert.get("event") != "alert":
@@ -645,7 +662,7 @@ class MqttPublisher:
         message_id = payload.get("id")
         if message_id is None:
             message_id = payload["id"] = uuid.uuid4().hex
-        elif not isinstance(message_id, str) or not 1 <= len(message_id) <= MAX_ID_CHARS:
+        elif not is_message_id(message_id):
             raise ValueError(f"id: expected a string of 1..{MAX_ID_CHARS} characters,"
                              f" got {_show(message_id)}")
         payload.setdefault("time", iso_utc(self._clock()))

@@ -27,13 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from edge.config import EstimateConfig
 from edge.estimate.labels import POSTURES, SEATED, SITES
-from edge.store import MIGRATIONS
+from edge.store import newer_schema
 
 __all__ = ["NoDataError", "ReportData", "ReportError", "load_report", "render_html",
            "write_csv", "write_report"]
 
-MAT_PITCH_MM = 28.0
+# The log keeps maps, not the mat's geometry: its cells are the configured default pitch.
+MAT_PITCH_MM = EstimateConfig().mat_pitch_mm
 CONTACT_MMHG = 5.0
 """Mean pressure below this is shown as no contact; the colour scale runs from it."""
 SCALE_MAX_MMHG = 200.0
@@ -293,10 +295,10 @@ def open_log(db_path: str | Path) -> sqlite3.Connection:
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     except sqlite3.DatabaseError as error:
         raise ReportError(f"{path}: not a legwake log ({error})") from None
-    if version > len(MIGRATIONS):
+    problem = newer_schema(version)
+    if problem:
         conn.close()
-        raise ReportError(f"{path} has log schema version {version}, newer than this legwake "
-                          f"knows ({len(MIGRATIONS)}): upgrade legwake")
+        raise ReportError(f"{path}: {problem}")
     missing = {"minutes", "alerts", "events", "device_health", "breaks"} - tables
     if missing:
         conn.close()

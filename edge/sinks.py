@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from edge.config import Config
 from edge.publish import MqttPublisher
 from edge.store import Message, Store
 from edge.timefmt import iso_utc
@@ -78,6 +79,13 @@ class StoreSink:
                                  "time": iso_utc(started_utc), "person": person,
                                  "origin": origin})
         self.flush()
+
+    @classmethod
+    def for_desk(cls, store: Store, config: Config, *, session: str, started_utc: datetime,
+                 origin: str) -> StoreSink:
+        """This desk's ([desk] site, desk, person) session in the log."""
+        return cls(store, site=config.desk.site, desk=config.desk.desk, session=session,
+                   started_utc=started_utc, person=config.desk.person, origin=origin)
 
     def _record(self, kind: str, payload: dict[str, Any]) -> None:
         self._pending.append(Message(kind, self.site, self.desk, payload))

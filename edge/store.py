@@ -38,12 +38,12 @@ import numpy as np
 from sqlite_utils import Database
 
 from edge.estimate.labels import POSTURES, SITES
+from edge.estimate.windows import STREAMS as SENSORS
 from edge.timefmt import iso_utc
 
-__all__ = ["KINDS", "SENSORS", "Message", "Store", "session_of"]
+__all__ = ["KINDS", "SENSORS", "Message", "Store", "newer_schema", "session_of"]
 
 KINDS = ("session", "minute", "alert", "event")
-SENSORS = ("mat", "imu_left", "imu_right")
 HEALTH = ("present_s", "packets", "bad_packets", "gaps", "lost", "reconnects", "battery_pct")
 
 
@@ -173,14 +173,22 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def newer_schema(version: int) -> str | None:
+    """What is wrong with a log of this schema version, when this legwake cannot read it."""
+    if version > len(MIGRATIONS):
+        return (f"the log has schema version {version}, newer than this legwake knows "
+                f"({len(MIGRATIONS)}): upgrade legwake")
+    return None
+
+
 def migrate(db: Database) -> int:
     """Bring the schema up to date in one transaction; returns the version. Two processes
     opening a new log at once: the second waits, then finds the schema made."""
     with transaction(db.conn):
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise RuntimeError(f"the log has schema version {version}, newer than this "
-                               f"legwake knows ({len(MIGRATIONS)}): upgrade legwake")
+        problem = newer_schema(version)
+        if problem:
+            raise RuntimeError(problem)
         for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             step(db)
             db.execute(f"PRAGMA user_version = {number}")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from edge.estimate.labels import POSTURES, SITES
+from edge.timefmt import iso_utc
 
 DAY_START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 SEATED = [p for p in POSTURES if p not in ("empty", "standing")]
@@ -20,10 +21,6 @@ ALERT_TEXT = {
     "numbness": "Your {site} nerve is under pressure: uncross or shift, and stand up for a minute.",
     "break": "You have been sitting for 45 minutes: time for a short walk.",
 }
-
-
-def utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +50,7 @@ def desk_day(number: int, *, alerts: int = 15, minutes: int = 10,
         nonlocal events
         events += 1
         out.append(Published("event", {"t": round(t, 3), **fields, "id": f"{session}-e{events}",
-                                       "time": utc(started + timedelta(seconds=t))}))
+                                       "time": iso_utc(started + timedelta(seconds=t))}))
 
     span_s = minutes * 60.0
     step_s = span_s / (alerts + 1)
@@ -70,7 +67,7 @@ def desk_day(number: int, *, alerts: int = 15, minutes: int = 10,
             "posture": posture,
             "time_to_numbness_s": None if kind == "break" else round(rng.uniform(60, 180), 1),
             "message": ALERT_TEXT[kind].format(site=(site or "").replace("_", " ")),
-            "time": utc(started + timedelta(seconds=t))}))
+            "time": iso_utc(started + timedelta(seconds=t))}))
         responded = rng.choice(["moved", "ack", "snooze", None])
         event(t + 20.0, event="outcome", alert_id=alert_id, kind=kind,
               acknowledged=responded == "ack", snoozed=responded == "snooze",
@@ -110,7 +107,7 @@ def minute_summary(session: str, started: datetime, index: int, rng: random.Rand
     t = (minute - started).total_seconds()
     return {
         "id": f"{session}-m{minute.strftime('%Y%m%dT%H%M')}", "session": session,
-        "person": "", "minute": utc(minute), "t": t, "time": utc(minute + timedelta(seconds=1)),
+        "person": "", "minute": iso_utc(minute), "t": t, "time": iso_utc(minute + timedelta(seconds=1)),
         "observed_s": observed, "occupied_s": occupied, "postures": postures,
         "confidence_mean": round(rng.uniform(0.6, 0.95), 3) if occupied else None,
         "sites": sites, "min_ttn_s": ttn[0], "min_ttn_site": ttn[1],

@@ -28,6 +28,7 @@ import pytest
 
 from edge.estimate.labels import POSTURES, SEATED, SITES
 from edge.store import SENSORS, Message, Store
+from edge.timefmt import iso_utc
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA_PATH = ROOT / "datasette" / "metadata.json"
@@ -55,10 +56,6 @@ def local_zone() -> Iterator[None]:
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def local_day(moment: datetime) -> str:
@@ -94,12 +91,12 @@ class Sitting:
 
     def start(self) -> None:
         self._send("session", {"id": f"{self.session}-start", "session": self.session,
-                               "phase": "start", "time": iso(self.started),
+                               "phase": "start", "time": iso_utc(self.started),
                                "person": self.person, "origin": "live"})
 
     def stop(self, at: datetime) -> None:
         self._send("session", {"id": f"{self.session}-stop", "session": self.session,
-                               "phase": "stop", "time": iso(at), "reason": "stopped"})
+                               "phase": "stop", "time": iso_utc(at), "reason": "stopped"})
 
     def minute(self, at: datetime, postures: dict[str, int], *, alerts: int = 0,
                health: dict[str, dict[str, Any]] | None = None) -> None:
@@ -124,8 +121,8 @@ class Sitting:
             sensors[sensor].update(changes)
         payload = self._send("minute", {
             "id": f"{self.session}-m{at:%Y%m%dT%H%M}", "session": self.session,
-            "person": self.person, "minute": iso(at), "t": self._t(at + timedelta(seconds=60)),
-            "time": iso(at + timedelta(seconds=60)), "observed_s": sum(postures.values()),
+            "person": self.person, "minute": iso_utc(at), "t": self._t(at + timedelta(seconds=60)),
+            "time": iso_utc(at + timedelta(seconds=60)), "observed_s": sum(postures.values()),
             "occupied_s": occupied, "postures": postures, "confidence_mean": 0.91,
             "sites": sites, "min_ttn_s": 420.0 if crossed else None,
             "min_ttn_site": "peroneal_left" if crossed else None, "reliefs": 0,
@@ -139,7 +136,7 @@ class Sitting:
     def event(self, at: datetime, details: dict[str, Any]) -> dict[str, Any]:
         self.events += 1
         return self._send("event", {"t": self._t(at), **details,
-                                    "id": f"{self.session}-e{self.events}", "time": iso(at)})
+                                    "id": f"{self.session}-e{self.events}", "time": iso_utc(at)})
 
     def alert(self, at: datetime, kind: str, *, site: str | None = None,
               posture: str = "upright", ttn: float | None = None) -> str:
@@ -148,7 +145,7 @@ class Sitting:
         self._send("alert", {"t": self._t(at), "event": "alert", "id": alert_id, "kind": kind,
                              "site": site, "posture": posture, "time_to_numbness_s": ttn,
                              "message": "Uncross your legs" if site else "Time for a break",
-                             "time": iso(at)})
+                             "time": iso_utc(at)})
         return alert_id
 
     def outcome(self, at: datetime, alert_id: str, kind: str, *, responded: str | None,

@@ -22,6 +22,7 @@ from edge.agent import replay_trace, trace_start
 from edge.config import load_config
 from edge.estimate.labels import POSTURES
 from edge.sources.trace import TraceReader
+from edge.timefmt import iso_utc
 from firmware_sim.scenario import get_scenario
 from firmware_sim.simulation import Sitter, write_simulated_trace
 from tests.kept import Kept
@@ -74,7 +75,7 @@ def seconds_by_minute(events: list[dict], start: datetime, last_t: float) -> dic
             k += 1
         begun = start + timedelta(seconds=t - 1.0)
         minute = begun.replace(second=0, microsecond=0)
-        key = minute.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        key = iso_utc(minute)
         counts.setdefault(key, Counter())[changes[k]["posture"]] += 1
         t += 1.0
     return counts

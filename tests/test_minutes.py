@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from edge.calibration import MMHG_PER_KPA
 from edge.estimate.ergonomics import SeatFeatures
 from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.labels import POSTURES, SITES
-from edge.minutes import KPA_TO_MMHG, MinuteSummaries
+from edge.minutes import MinuteSummaries
 from edge.outcomes import AlertOutcomes
 
 START = datetime(2026, 11, 21, 9, 0, 30, tzinfo=UTC)  # half way into a minute
@@ -68,7 +69,7 @@ def test_minutes_are_the_same_whatever_the_feed_sizes(feeds):
     assert minutes[0]["sites"]["sciatic_left"] == {"mean_mmhg": 40.0, "peak_mmhg": 40.0,
                                                    "min_ttn_s": None}
     grid = np.array(minutes[1]["seat"]["map_mmhg"])
-    assert grid.shape == (16, 16) and grid[0, 0] == pytest.approx(2.0 * KPA_TO_MMHG, abs=0.05)
+    assert grid.shape == (16, 16) and grid[0, 0] == pytest.approx(2.0 * MMHG_PER_KPA, abs=0.05)
     assert minutes[2]["seat"]["map_mmhg"] is None
     assert minutes[1]["id"] == "S-m20261121T0901" and minutes[1]["person"] == "p-1"
     # Health: the first minute has the counters since the start, then the differences.

@@ -9,6 +9,7 @@ import pytest
 
 from edge.estimate.labels import POSTURES, SITES
 from edge.store import MIGRATIONS, Message, Store
+from edge.timefmt import iso_utc
 
 SESSION = "20261121T090000000000Z"
 
@@ -123,7 +124,7 @@ def test_posture_segments_and_breaks_are_read_from_the_events(tmp_path):
         time = (datetime(2026, 11, 21, 9, tzinfo=UTC) + timedelta(seconds=t))
         return Message("event", "office", "desk-1", {
             "t": t, "id": f"{SESSION}-e{n}",
-            "time": time.isoformat(timespec="milliseconds").replace("+00:00", "Z"), **fields})
+            "time": iso_utc(time), **fields})
 
     with Store(tmp_path / "log.db") as store:
         # Out of order, as two collectors may write them.
