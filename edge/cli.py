@@ -470,3 +470,43 @@ def report(db_path: str, desk: str | None, start, end, out: str, csv_dir: str | 
     if csv_dir:
         write_csv(data, csv_dir)
     click.echo(f"{out}: {data.start} to {data.end}, {', '.join(data.desks)}: {data.summary}")
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Address to listen on ([dashboard] host).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port to listen on ([dashboard] port).")
+@logging_options
+def dashboard(config_path: str | None, host: str | None, port: int | None, log_format: str,
+              log_level: str) -> None:
+    """Serve the web dashboard: every desk live from MQTT (posture, nerve load, seat pressure,
+    alerts to acknowledge or snooze) and the ergonomist's history from the log, until Ctrl-C
+    or SIGTERM. Listens on 127.0.0.1 unless told otherwise; any other address needs
+    [dashboard] token."""
+    import dataclasses
+
+    from edge import logs
+    from edge.config import ConfigError
+
+    logs.configure(log_format, log_level)
+    cfg = _load_config(config_path)
+    try:
+        settings = dataclasses.replace(cfg.dashboard, **{k: v for k, v in
+                                                         (("host", host), ("port", port))
+                                                         if v is not None})
+    except ConfigError as error:
+        for problem in error.errors:
+            click.echo(f"[dashboard] {problem}", err=True)
+        raise SystemExit(2) from None
+    try:
+        from dashboard.server import serve
+    except ImportError as error:
+        raise click.ClickException(
+            f"the dashboard needs its extra ({error.name} is missing): "
+            "pip install 'legwake[dashboard]'") from None
+    try:
+        serve(dataclasses.replace(cfg, dashboard=settings))
+    except OSError as error:
+        raise click.ClickException(f"cannot serve the dashboard on {settings.host}:"
+                                   f"{settings.port}: {error.strerror or error}") from None

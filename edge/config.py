@@ -407,6 +407,32 @@ class CollectConfig(_Validated):
                                   pattern=r"\+|" + _SEGMENT, empty_ok=False))
 
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardConfig(_Validated):
+    """The web dashboard (`legwake dashboard`): live desks from MQTT, history from a log."""
+
+    host: str = setting("127.0.0.1", Text("an IP address or host name to listen on",
+                                          empty_ok=False))
+    port: int = setting(8080, Integer(1, 65535))
+    token: str = setting("", Text('a string of at least 16 characters, or "" for none',
+                                  pattern=r"\S{16,}"), secret=True)
+    db: str = setting("", Text('a file path, or "" for [log] path'))
+    site: str = setting("+", Text('a site name (letters, digits, "-", "_"), or "+" for every site',
+                                  pattern=r"\+|" + _SEGMENT, empty_ok=False))
+    stale_after_s: float = setting(30.0, Number(2, 3600))
+    alerts_kept: int = setting(200, Integer(10, 10000))
+
+    rules: ClassVar[tuple[Rule, ...]] = (
+        # Anyone on the network could read the desks and acknowledge alerts without it.
+        Rule("token", lambda s: s.token or s.host in _LOOPBACK,
+             "a token of at least 16 characters when host is not 127.0.0.1, ::1 or localhost "
+             "(host = {s.host!r})"),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SimConfig(_Validated):
     """The simulated SeatMat and LegIMUs (firmware_sim/)."""
@@ -520,6 +546,7 @@ class Config(_Validated):
     record: RecordConfig = field(default_factory=RecordConfig)
     log: LogConfig = field(default_factory=LogConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -903,18 +903,19 @@ class MqttPublisher:
 # --- the connection, shared with the fleet collector (edge/collect.py) ------------------------
 
 
-def make_client(mqtt: MqttConfig, client_id: str) -> paho.Client:
+def make_client(mqtt: MqttConfig, client_id: str, *, persistent: bool = True) -> paho.Client:
     """A paho client for the broker in [mqtt], as every legwake client connects: MQTT 5 or
     3.1.1 with a persistent session (clean_session=False on 3.1.1; on 5 see
-    `session_options`), TLS and credentials when configured, and paho's capped exponential
-    reconnect backoff. Raises PublisherError for a TLS file that cannot be used."""
+    `session_options`) unless `persistent` is false, TLS and credentials when configured,
+    and paho's capped exponential reconnect backoff. Raises PublisherError for a TLS file
+    that cannot be used."""
     v5 = mqtt.protocol == "5"
     tls_context = _tls_context(mqtt) if mqtt.tls else None
     client = paho.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-        clean_session=None if v5 else False,
+        clean_session=None if v5 else not persistent,
     )
     client.reconnect_delay_set(mqtt.reconnect_initial_s, mqtt.reconnect_max_s)  # type: ignore[arg-type]
     if mqtt.username:

@@ -16,6 +16,7 @@ import base64
 import bisect
 import csv
 import html
+import io
 import math
 import sqlite3
 import statistics
@@ -694,12 +695,18 @@ def write_csv(data: ReportData, directory: str | Path) -> list[Path]:
     written = []
     for name, table in tables(data).items():
         path = out / f"{name}.csv"
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(table.header)
-            writer.writerows(table.rows)  # None is written as an empty field
+        path.write_text(csv_text(table), encoding="utf-8", newline="")
         written.append(path)
     return written
+
+
+def csv_text(table: Table) -> str:
+    """One table as CSV: a header row, then the rows (None as an empty field)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(table.header)
+    writer.writerows(table.rows)
+    return buffer.getvalue()
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -779,6 +786,15 @@ def _tile(value: str, label: str, key: str) -> str:
 
 def render_html(data: ReportData) -> str:
     """The report as one HTML document: inline CSS, figures as inline PNG, no scripts."""
+    title, body = report_body(data)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e(title)}</title><style>{CSS}</style></head>"
+            f"<body><main>{body}</main></body></html>\n")
+
+
+def report_body(data: ReportData) -> tuple[str, str]:
+    """The report's title and its sections as HTML (for a page of one's own, with CSS)."""
     from edge import report_plots as plots
 
     shown = tables(data)
@@ -869,10 +885,7 @@ def render_html(data: ReportData) -> str:
         (f"<footer>legwake report of {_e(Path(data.db_path).name)}, generated "
          f"{_e(data.generated.isoformat(timespec='minutes'))}.</footer>"),
     ]
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(title)}</title><style>{CSS}</style></head>"
-            f"<body><main>{''.join(sections)}</main></body></html>\n")
+    return title, "".join(sections)
 
 
 def write_report(data: ReportData, out: str | Path) -> Path:

@@ -22,7 +22,7 @@ fi
 python="${PYTHON:-python3}"
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -e '.[dashboard,test]'
 # The nerve model's kernels compiled ahead of time (the live agent then loads no LLVM).
 .venv/bin/python -c 'from edge.model.aot import build; build()'
 echo "legwake is set up: run scripts/test.sh for the tests, .venv/bin/legwake --help for the command line."

@@ -1,0 +1,363 @@
+"""The dashboard's web app (Starlette): the live page, its event stream, commands, history.
+
+Owns the routes and what each answers:
+
+- `/`                    the live view; `/api/stream` feeds it as server-sent events (a
+                         `snapshot`, then an `update` per changed desk or alert, and the
+                         broker connection); `/api/snapshot` is the same picture as JSON.
+- `/api/ack`, `/api/snooze`  POST JSON from the page's buttons: publish the desk's
+                         `cmd/ack` or `cmd/snooze` and answer once the broker took it.
+- `/history`             the report's charts and tables for a desk and local days;
+                         `/history/csv/<table>.csv` and `/history/csv.zip` the downloads.
+- `/login`, `/logout`    signing in with the token, when one is configured.
+
+Every request goes through the token gate (dashboard/auth.py). Browsers get updates
+through bounded per-client queues: a client that falls behind gets a fresh snapshot
+instead of the backlog.
+
+Must not touch: MQTT details (dashboard/bridge.py), what messages mean
+(dashboard/fleet.py), the log's queries (dashboard/history.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sse_starlette.sse import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from dashboard.auth import COOKIE, TokenGate
+from dashboard.bridge import MqttBridge, NotSent
+from dashboard.fleet import DeskKey, Fleet
+from dashboard.history import History, NoDataError, ReportError
+from edge.config import Config
+from edge.report import CSS as REPORT_CSS
+from edge.publish import SNOOZE_MINUTES, is_message_id
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+CLIENT_QUEUE = 500
+TICK_S = 1.0
+SEED_HOURS = 24
+PING_S = 15
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_RESYNC = object()  # in a client's queue: send a whole snapshot
+
+
+class Hub:
+    """The live picture and everyone watching it."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.broker_connected = False
+        self._clients: set[asyncio.Queue[Any]] = set()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**self.fleet.snapshot(), "broker": {"connected": self.broker_connected}}
+
+    def broadcast(self, update: dict[str, Any]) -> None:
+        for queue in self._clients:
+            if queue.full():  # a slow browser: drop its backlog, send it everything afresh
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(_RESYNC)
+            else:
+                queue.put_nowait(update)
+
+    def set_broker(self, connected: bool) -> None:
+        self.broker_connected = connected
+        self.broadcast({"broker": {"connected": connected}})
+
+    @contextlib.contextmanager
+    def watching(self) -> Any:
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=CLIENT_QUEUE)
+        self._clients.add(queue)
+        try:
+            yield queue
+        finally:
+            self._clients.discard(queue)
+
+
+def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette:
+    """The app for this configuration; `bridge` defaults to one on [mqtt] (started with the
+    app, stopped with it)."""
+    settings = config.dashboard
+    fleet = Fleet(config.mqtt.topic_prefix, alerts_kept=settings.alerts_kept,
+                  stale_after_s=settings.stale_after_s)
+    hub = Hub(fleet)
+    history = History(settings.db or config.log.path)
+    gate = TokenGate(settings.token)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    mqtt_bridge = bridge or MqttBridge(config.mqtt, settings, on_connection=hub.set_broker)
+    mqtt_bridge.on_connection = hub.set_broker
+
+    page = {"lead_time_s": config.policy.lead_time_s,
+            "snooze_minutes": (15, 30, 60), "signed_in": gate.required}
+
+    async def pump() -> None:
+        assert mqtt_bridge.arrivals is not None
+        while True:
+            arrival = await mqtt_bridge.arrivals.get()
+            for update in fleet.message(arrival.topic, arrival.payload, arrival.at):
+                hub.broadcast(update)
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            for update in fleet.tick(time.monotonic()):
+                hub.broadcast(update)
+
+    async def seed() -> None:
+        since = (datetime.now(UTC) - timedelta(hours=SEED_HOURS)).strftime("%Y-%m-%dT%H:%M:%S")
+        try:
+            rows = await run_in_threadpool(history.recent_alerts, since, settings.alerts_kept)
+        except ReportError as error:
+            log.warning("no earlier alerts from the log: %s", error)
+            return
+        fleet.seed_alerts(rows)
+        if rows:
+            hub.broadcast({"resync": True})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await seed()
+        mqtt_bridge.start()
+        tasks = [asyncio.create_task(pump(), name="mqtt pump"),
+                 asyncio.create_task(tick(), name="stale tick")]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await run_in_threadpool(mqtt_bridge.stop)
+
+    # --- pages ---------------------------------------------------------------------------
+
+    async def live(request: Request) -> Response:
+        return templates.TemplateResponse(request, "live.html", {**page, "view": "live"})
+
+    async def stream(request: Request) -> Response:
+        async def events() -> AsyncIterator[dict[str, str]]:
+            with hub.watching() as queue:
+                yield {"event": "snapshot", "data": json.dumps(hub.snapshot())}
+                while True:
+                    update = await queue.get()
+                    if update is _RESYNC or update.get("resync"):
+                        yield {"event": "snapshot", "data": json.dumps(hub.snapshot())}
+                    else:
+                        yield {"event": "update", "data": json.dumps(update)}
+
+        return EventSourceResponse(events(), ping=PING_S,
+                                   headers={"Cache-Control": "no-store"})
+
+    async def snapshot(request: Request) -> Response:
+        return JSONResponse(hub.snapshot())
+
+    async def command(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        try:
+            body = await request.json()
+        except ValueError:
+            return _problem(400, "expected a JSON object")
+        if not isinstance(body, dict):
+            return _problem(400, "expected a JSON object")
+        desk = _desk_key(body.get("desk"))
+        if desk is None or not fleet.has_desk(desk):
+            return _problem(404, f"no desk {str(body.get('desk'))[:80]!r} on this dashboard")
+        alert_id = body.get("id")
+        if alert_id is not None and not (is_message_id(alert_id)
+                                         and fleet.has_alert(desk, alert_id)):
+            return _problem(404, f"no alert {str(alert_id)[:80]!r} at {desk.text}")
+        topic = f"{config.mqtt.topic_prefix}/{desk.site}/{desk.desk}/cmd/{kind}"
+        if kind == "ack":
+            if alert_id is None:
+                return _problem(400, "id: the alert to acknowledge")
+            message: dict[str, Any] = {"id": alert_id}
+        else:
+            minutes = body.get("minutes")
+            low, high = SNOOZE_MINUTES
+            if isinstance(minutes, bool) or not isinstance(minutes, int) \
+                    or not low <= minutes <= high:
+                return _problem(400, f"minutes: an integer {low}..{high}")
+            message = {"minutes": minutes, **({"id": alert_id} if alert_id else {})}
+        try:
+            await mqtt_bridge.publish(topic, message)
+        except NotSent as error:
+            return _problem(503, str(error))
+        log.info("dashboard sent %s", kind, extra={"desk": desk.text, "alert": alert_id})
+        return JSONResponse({"sent": kind, "desk": desk.text, "topic": topic, **message})
+
+    async def history_page(request: Request) -> Response:
+        context: dict[str, Any] = {**page, "view": "history", "desks": [], "problem": None,
+                                   "query": None, "title": "History", "sections": "",
+                                   "tables": [], "report_css": REPORT_CSS}
+        status = 200
+        try:
+            context["desks"] = await run_in_threadpool(history.desks)
+            query = history.query(*_range_params(request))
+            context["query"] = query
+            data = await run_in_threadpool(history.load, query)
+            context["title"], context["sections"] = await run_in_threadpool(
+                history.sections, data)
+            context["tables"] = history.table_names(data)
+        except NoDataError as error:
+            context["problem"] = str(error)
+        except (ReportError, ValueError) as error:
+            context["problem"] = str(error)
+            status = 400
+        return templates.TemplateResponse(request, "history.html", context,
+                                          status_code=status)
+
+    async def history_csv(request: Request) -> Response:
+        name = request.path_params.get("name")
+        try:
+            query = history.query(*_range_params(request))
+            data = await run_in_threadpool(history.load, query)
+        except NoDataError as error:
+            return _problem(404, str(error))
+        except (ReportError, ValueError) as error:
+            return _problem(400, str(error))
+        stem = f"legwake-{query.desk or 'all'}-{query.start}-{query.end}"
+        if name is None:
+            body = await run_in_threadpool(history.csv_zip, data)
+            return Response(body, media_type="application/zip", headers=_download(
+                f"{stem}.zip"))
+        try:
+            text = history.csv(data, name)
+        except KeyError:
+            return _problem(404, f"no table {name!r}; tables: "
+                                 f"{', '.join(history.table_names(data))}")
+        return Response(text, media_type="text/csv; charset=utf-8",
+                        headers=_download(f"{stem}-{name}.csv"))
+
+    # --- signing in ----------------------------------------------------------------------
+
+    async def login_page(request: Request) -> Response:
+        return templates.TemplateResponse(request, "login.html", {
+            **page, "view": "login", "failed": False, "next": _next(request)})
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        given = str(form.get("token", ""))
+        if not gate.token_matches(given):
+            log.warning("dashboard sign-in refused", extra={"client": _client(request)})
+            await asyncio.sleep(1.0)  # slows down guessing
+            return templates.TemplateResponse(request, "login.html", {
+                **page, "view": "login", "failed": True, "next": _next(request)},
+                status_code=401)
+        response = RedirectResponse(_next(request), status_code=303)
+        response.set_cookie(COOKIE, gate.session_value, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=30 * 24 * 3600)
+        return response
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "broker_connected": hub.broker_connected})
+
+    class Gate(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint
+                           ) -> Response:
+            path = request.url.path
+            if path in ("/login", "/healthz") or path.startswith("/static/"):
+                return await call_next(request)
+            if not gate.allows(request.headers.get("authorization"),
+                               request.cookies.get(COOKIE)):
+                if request.method == "GET" and not path.startswith("/api/"):
+                    return RedirectResponse(f"/login?next={_safe_next(path)}", status_code=303)
+                return _problem(401, "sign in at /login, or send Authorization: Bearer <token>")
+            if request.method == "POST" and not _same_origin(request):
+                return _problem(403, "cross-site request refused")
+            return await call_next(request)
+
+    routes = [
+        Route("/", live),
+        Route("/api/stream", stream),
+        Route("/api/snapshot", snapshot),
+        Route("/api/{kind:str}", command, methods=["POST"]),
+        Route("/history", history_page),
+        Route("/history/csv.zip", history_csv),
+        Route("/history/csv/{name:str}.csv", history_csv),
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/healthz", health),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Gate)])
+    app.state.hub = hub
+    app.state.bridge = mqtt_bridge
+    return app
+
+
+def _problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _desk_key(value: object) -> DeskKey | None:
+    if not isinstance(value, str) or value.count("/") != 1:
+        return None
+    site, desk = value.split("/")
+    if not (_SEGMENT.fullmatch(site) and _SEGMENT.fullmatch(desk)):
+        return None
+    return DeskKey(site, desk)
+
+
+def _range_params(request: Request) -> tuple[str | None, date | None, date | None]:
+    """desk, from and to of the query string; ValueError names a bad date."""
+    params = request.query_params
+    days = []
+    for name in ("from", "to"):
+        text = params.get(name, "").strip()
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError:
+            raise ValueError(f"{name}: expected a date YYYY-MM-DD, got {text[:40]!r}") from None
+    return params.get("desk") or None, days[0], days[1]
+
+
+def _download(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+def _next(request: Request) -> str:
+    return _safe_next(request.query_params.get("next", "/"))
+
+
+def _safe_next(path: str) -> str:
+    """Only a path on this site (no //host, no scheme): nowhere else to send people."""
+    return path if path.startswith("/") and not path.startswith("//") else "/"
+
+
+def _same_origin(request: Request) -> bool:
+    """A POST from our own pages: its Origin (browsers send one) is this host."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (curl, a script with the bearer token)
+    return origin.split("://", 1)[-1] == request.headers.get("host")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
