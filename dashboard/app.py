@@ -48,8 +48,8 @@ from dashboard.bridge import MqttBridge, NotSent
 from dashboard.fleet import DeskKey, Fleet
 from dashboard.history import History, NoDataError, ReportError
 from edge.config import Config
-from edge.report import CSS as REPORT_CSS
 from edge.publish import SNOOZE_MINUTES, is_message_id
+from edge.report import CSS as REPORT_CSS
 
 log = logging.getLogger(__name__)
 

@@ -65,6 +65,7 @@ class MqttBridge:
         self.dropped = 0
         self.arrivals: asyncio.Queue[Arrival] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Connect in the background; call from the app's event loop."""
@@ -76,6 +77,7 @@ class MqttBridge:
             "broker": f"{self.mqtt.host}:{self.mqtt.port}", "client_id": self.client_id})
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -108,7 +110,7 @@ class MqttBridge:
 
     def _on_disconnect(self, client: paho.Client, userdata: object, flags: object,
                        reason: Any, properties: object = None) -> None:
-        if self.connected:
+        if self.connected and not self._stopping:
             log.warning("dashboard lost the broker (%s); reconnecting", reason)
         self._connection(False)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 
 import uvicorn
@@ -57,7 +58,18 @@ def serve(config: Config) -> None:
     log.info("dashboard at %s", url_of(settings.host, settings.port), extra={
         "history_log": settings.db or config.log.path or None,
         "token_required": bool(settings.token)})
+    # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
+    # found: a quiet one here, so a requested stop ends the command normally (exit 0).
+    previous = {signum: signal.signal(signum, _stopped)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    log.info("dashboard stopped")
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """The stop uvicorn has already carried out."""
