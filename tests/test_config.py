@@ -214,7 +214,8 @@ def test_key_outside_any_section(tmp_path: Path) -> None:
     path = write(tmp_path, "port = 1883\n")
     [message] = errors_of(path)
     assert message.startswith(
-        f"{path}: port: a key outside any section. Did you mean [mat] port or [mqtt] port?"
+        f"{path}: port: a key outside any section. Did you mean [mat] port or [mqtt] port or "
+        "[dashboard] port?"
     )
 
 
