@@ -232,7 +232,7 @@ def test_every_error_in_the_file_is_reported(tmp_path: Path) -> None:
         f'{path}: [mqtt] port: expected an integer 1..65535, got "abc"',
         f"{path}: [mqtt] keepalive_s: expected an integer 5..3600, got 1",
         f"{path}: [sim] weight_kg: expected a number 45..130, got 300",
-        f"{path}: unknown section [dashbord]. {VALID_SECTIONS}",
+        f"{path}: unknown section [dashbord]. Did you mean [dashboard]? {VALID_SECTIONS}",
     ]
 
 
