@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from paho.mqtt import client as paho  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from paho.mqtt import client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.processes import free_port  # noqa: E402
-from tests.mosquitto import Mosquitto  # noqa: E402
+from edge.processes import free_port
+from tests.mosquitto import Mosquitto
 
 SITES = ("sciatic_left", "sciatic_right", "thigh_left", "thigh_right", "peroneal_left",
          "peroneal_right")
