@@ -2,7 +2,8 @@
 
 Owns the order of the stages after the estimator and the shape of what leaves
 them: the event stream (posture, sensor, break and alert events) and the
-per-second state. Live (`legwake run`) and replay (`legwake replay`) drive the
+per-second state (posture, nerve sites, sensors, the seat's pressure map, the time
+seated and the last break). Live (`legwake run`) and replay (`legwake replay`) drive the
 same `Agent`; only the source of chunks and the pace differ. Time is the data's:
 event `t` is seconds since the agent (or the trace) started, on the arrival
 clock; the wall clock enters only as `started_utc`, for quiet hours and for
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edge.calibration import MMHG_PER_KPA
 from edge.config import Config
 from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.labels import POSTURES, SEATED, SITES
@@ -225,9 +227,35 @@ class Agent:
                            else None}
         sensors = {s: ("ok" if bool(getattr(seconds, s)[i]) else "stale")
                    if self.fitted.get(s) else "missing" for s in SENSORS}
+        since = self.policy.sitting_since
         return {"t": round(t, 3), "posture": POSTURES[int(seconds.posture[i])],
                 "confidence": round(float(seconds.confidence[i]), 3), "sites": sites,
-                "sensors": sensors}
+                "sensors": sensors, "seat": _seat(seconds, i),
+                "sitting_s": None if since is None else round(t - since, 1),
+                "last_break": self._last_break(t)}
+
+    def _last_break(self, t: float) -> dict[str, Any] | None:
+        """The policy's newest natural break, from when the person got up; `length_s` runs
+        up to `t` while the break goes on."""
+        found = self.policy.last_break
+        if found is None:
+            return None
+        start, end = found
+        return {"start": self.time_of(start), "end": None if end is None else self.time_of(end),
+                "length_s": round((t if end is None else end) - start, 1)}
+
+
+def _seat(seconds: EstimateSeconds, i: int) -> dict[str, Any]:
+    """Window `i`'s seat for the state: its mean pressure map in whole mmHg (rows x cols as
+    the mat has them; a non-finite cell is 0) and the seat load (N), both None when the window
+    had no mat data."""
+    kpa = None if seconds.seat_kpa is None or not seconds.mat[i] else seconds.seat_kpa[i]
+    if kpa is None or not np.isfinite(kpa).any():
+        return {"map_mmhg": None, "load_n": None}
+    mmhg = np.rint(np.where(np.isfinite(kpa), kpa, 0.0) * MMHG_PER_KPA).astype(np.int64)
+    load = float(seconds.seat.load_n[i])
+    return {"map_mmhg": mmhg.tolist(),
+            "load_n": round(load, 1) if math.isfinite(load) else None}
 
 
 def session_prefix(started_utc: datetime) -> str:

@@ -1,7 +1,8 @@
 """When to nudge: numbness alerts, break reminders, acknowledgements, snoozes, quiet hours.
 
 A pure state machine: one `Second` of estimates in, a list of decisions (alert
-and break events, as the JSON objects of the event stream) out. It does no I/O
+and break events, as the JSON objects of the event stream) out; what it knows of the
+person's sitting (since when, the last natural break) can be read back. It does no I/O
 and reads no clock: time is the data's, and the local time of day for quiet hours
 comes in with each second. Alert ids are the caller's prefix plus a counter, so
 a replay gives the same ids every time and a restarted agent (a new prefix)
@@ -97,6 +98,7 @@ class Policy:
     _sitting_since: float | None = None
     _away_since: float | None = None
     _on_break: bool = False
+    _break: tuple[float, float | None] | None = None
     _next_break_reminder: float | None = None
     _break_alert_id: str | None = None
     _quiet: tuple[float | None, float | None] = field(default=(None, None))
@@ -105,6 +107,24 @@ class Policy:
     def __post_init__(self) -> None:
         self._quiet = (_minute_of_day(self.settings.quiet_start),
                        _minute_of_day(self.settings.quiet_end))
+
+    # --- what the person is doing, for the state -------------------------------------------
+
+    @property
+    def sitting_since(self) -> float | None:
+        """When the current stretch of sitting began (the data's seconds): the first seated
+        second since the last natural break, so a stand-up shorter than `natural_break_min`
+        does not reset it. None while not seated (standing, away, on a break) and before the
+        first seated second."""
+        return self._sitting_since if self._away_since is None else None
+
+    @property
+    def last_break(self) -> tuple[float, float | None] | None:
+        """The newest natural break as (start, end): start is when the person got up (the
+        first second not seated), not when the break was recognised `natural_break_min`
+        later; end is the first seated second after it, None while the break goes on. None
+        before any break."""
+        return self._break
 
     # --- commands ------------------------------------------------------------------------
 
@@ -205,6 +225,7 @@ class Policy:
                 self._away_since = t
             if not self._on_break and t - self._away_since >= settings.natural_break_min * 60:
                 self._on_break = True
+                self._break = (self._away_since, None)
                 self._sitting_since = None
                 self._next_break_reminder = None
                 out.append({"t": round(t, 3), "event": "break", "phase": "start"})
@@ -212,6 +233,8 @@ class Policy:
         self._away_since = None
         if self._on_break:
             self._on_break = False
+            if self._break is not None:
+                self._break = (self._break[0], t)
             out.append({"t": round(t, 3), "event": "break", "phase": "end"})
         if self._sitting_since is None:
             self._sitting_since = t

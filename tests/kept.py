@@ -4,11 +4,12 @@ from __future__ import annotations
 
 
 class Kept:
-    """The agent's events and minutes, in order; states are not kept."""
+    """The agent's events, minutes and states, in order."""
 
     def __init__(self) -> None:
         self.events: list[dict] = []
         self.minutes: list[dict] = []
+        self.states: list[dict] = []
 
     def event(self, event: dict) -> None:
         self.events.append(event)
@@ -17,7 +18,7 @@ class Kept:
         self.minutes.append(minute)
 
     def state(self, state: dict) -> None:
-        pass
+        self.states.append(state)
 
     def flush(self) -> None:
         pass

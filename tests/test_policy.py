@@ -118,6 +118,32 @@ def test_break_reminder_after_continuous_sitting_and_natural_breaks():
     assert alerts(events, "break") == []  # 37 min since the break: not yet
 
 
+def test_sitting_since_and_the_last_break_follow_the_natural_break_rule():
+    policy = Policy(PolicyConfig(natural_break_min=2.0), id_prefix="s")
+    assert (policy.sitting_since, policy.last_break) == (None, None)
+    run(policy, [standing(t) for t in range(10)])  # not seated yet
+    assert (policy.sitting_since, policy.last_break) == (None, None)
+    run(policy, [upright(t) for t in range(10, 600)])
+    assert policy.sitting_since == 10
+    run(policy, [standing(t) for t in range(600, 660)])  # 1 min up: not a break
+    assert policy.sitting_since is None and policy.last_break is None
+    run(policy, [upright(t) for t in range(660, 1200)])
+    assert policy.sitting_since == 10  # the short stand-up did not reset it
+    # A sensor gap changes nothing, even one that looks like getting up.
+    run(policy, [Second(t, "empty", False, ttn(INF), trusted=False) for t in range(1200, 1500)])
+    assert policy.sitting_since == 10 and policy.last_break is None
+    events = run(policy, [standing(t) for t in range(1500, 1700)])
+    [started] = [e for e in events if e["event"] == "break"]
+    # The break began when the person got up, not when it was recognised 2 min later.
+    assert started["t"] == 1620 and policy.last_break == (1500, None)
+    assert policy.sitting_since is None
+    events = run(policy, [upright(t) for t in range(1700, 1800)])
+    assert [e["t"] for e in events if e["event"] == "break"] == [1700]
+    assert policy.last_break == (1500, 1700) and policy.sitting_since == 1700
+    run(policy, [standing(t) for t in range(1800, 1830)] + [upright(t) for t in range(1830, 1900)])
+    assert policy.last_break == (1500, 1700) and policy.sitting_since == 1700
+
+
 def test_break_reminder_repeats_while_the_person_keeps_sitting():
     policy = Policy(PolicyConfig(), id_prefix="r")
     events = run(policy, [upright(t) for t in range(70 * 60)])

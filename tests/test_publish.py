@@ -87,7 +87,11 @@ def a_state(t: float, posture: str = "upright") -> dict[str, Any]:
     return {"t": t, "posture": posture, "confidence": 0.9,
             "sites": {site: {"pressure_mmhg": 20.0 + i, "time_to_numbness_s": None if i else 900.0}
                       for i, site in enumerate(SITES)},
-            "sensors": {"mat": "ok", "imu_left": "ok", "imu_right": "stale"}}
+            "sensors": {"mat": "ok", "imu_left": "ok", "imu_right": "stale"},
+            "seat": {"map_mmhg": [[0, 12, 40, 12], [0, 30, 95, 28]], "load_n": 512.3},
+            "sitting_s": 600.0 + t,
+            "last_break": {"start": "2026-03-04T04:50:00.000Z", "end": "2026-03-04T04:55:10.000Z",
+                           "length_s": 310.0}}
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
