@@ -1,10 +1,11 @@
 """A real Mosquitto broker and a real paho subscriber for tests, and the TLS files they need.
 
-`Mosquitto` runs `mosquitto` on a free 127.0.0.1 port (never 1883: a system broker may be
-there) from a config file it writes, with persistence, so a test can stop it and start it
-again on the same port with the sessions it had; optionally TLS (a CA and certificates
-made here with `cryptography`) and password files (`mosquitto_passwd`). It always kills
-its process when closed. `Subscriber` is an ordinary paho client that records what it
+`Mosquitto` is the product's `edge.broker.LocalBroker` (`mosquitto` on a free 127.0.0.1
+port, never 1883: a system broker may be there; started and stopped as `legwake demo`
+does) with persistence, so a test can stop it and start it again on the same port with
+the sessions it had; optionally TLS (a CA and certificates made here with
+`cryptography`) and password files (`mosquitto_passwd`). It always kills its process
+when closed. `Subscriber` is an ordinary paho client that records what it
 receives.
 """
 
@@ -12,17 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,15 +32,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+from edge.broker import HOST, LocalBroker
+from edge.processes import kill
+
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 # --- TLS files ----------------------------------------------------------------------------------
@@ -124,47 +118,32 @@ def make_tls_files(directory: Path, *, name: str = "test") -> TlsFiles:
 # --- the broker ---------------------------------------------------------------------------------
 
 
-class Mosquitto:
-    """One mosquitto process in `directory` (config, log, persistence), on one port."""
+class Mosquitto(LocalBroker):
+    """The product's local broker (edge/broker.py) with persistence, so a test can stop it
+    and start it again on the same port with the sessions it had, and optionally TLS and
+    password files; `pause`/`resume` freeze it, `close` always kills it."""
 
     def __init__(self, directory: Path, *, tls: TlsFiles | None = None,
                  require_client_cert: bool = False,
                  users: dict[str, str] | None = None) -> None:
-        self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.host = HOST
-        self.port = free_port()
         self.tls = tls
         self.require_client_cert = require_client_cert
         self.users = users
-        self.config_path = directory / "mosquitto.conf"
-        self.log_path = directory / "mosquitto.log"
         self.password_path = directory / "passwords"
-        self._process: subprocess.Popen[bytes] | None = None
-        self._write_config()
+        directory.mkdir(parents=True, exist_ok=True)
+        if users is not None:
+            self.set_users(users, reload=False)
+        super().__init__(directory, persistence=True, allow_anonymous=users is None)
 
-    def _write_config(self) -> None:
-        lines = [
-            f"listener {self.port} {self.host}",
-            f"allow_anonymous {'false' if self.users is not None else 'true'}",
-            "persistence true",
-            f"persistence_location {self.directory}/",
-            f"log_dest file {self.log_path}",
-            "log_type error", "log_type warning", "log_type notice", "log_type information",
-            "connection_messages true",
-        ]
-        if os.geteuid() == 0:
-            # Run as root, mosquitto would switch to the user "mosquitto", which cannot
-            # write to pytest's directories.
-            lines.append("user root")
+    def config_lines(self) -> list[str]:
+        lines = super().config_lines()
         if self.users is not None:
-            self.set_users(self.users, reload=False)
             lines.append(f"password_file {self.password_path}")
         if self.tls is not None:
             lines += [f"cafile {self.tls.ca_cert}", f"certfile {self.tls.server_cert}",
                       f"keyfile {self.tls.server_key}",
                       f"require_certificate {'true' if self.require_client_cert else 'false'}"]
-        self.config_path.write_text("\n".join(lines) + "\n")
+        return lines
 
     def set_users(self, users: dict[str, str], *, reload: bool = True) -> None:
         """Write the password file anew; `reload` makes a running broker read it (SIGHUP)."""
@@ -179,51 +158,19 @@ class Mosquitto:
             self.signal(signal.SIGHUP)
             time.sleep(0.2)  # mosquitto reloads between two network loops
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def start(self, timeout: float = 10.0) -> None:
-        if self.running:
-            raise RuntimeError("mosquitto is already running")
-        self._process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_path)],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited ({self._process.returncode}):\n"
-                                   + self.log_text())
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"mosquitto not listening on {self.port}:\n"
-                                       + self.log_text()) from None
-                time.sleep(0.02)
-
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM: mosquitto saves its sessions and retained messages, then exits."""
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGCONT)  # in case it was paused
-            self._process.terminate()
-            try:
-                self._process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
+        if self.running:
+            self.signal(signal.SIGCONT)  # in case it was paused
+        super().stop(timeout)
 
     def restart(self) -> None:
         self.stop()
         self.start()
 
     def signal(self, signum: int) -> None:
-        assert self._process is not None
-        self._process.send_signal(signum)
+        assert self.process is not None
+        self.process.send_signal(signum)
 
     def pause(self) -> None:
         """SIGSTOP: connections stay open, nothing is read or acknowledged."""
@@ -234,19 +181,11 @@ class Mosquitto:
 
     def close(self) -> None:
         """Always leaves no process behind."""
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.send_signal(signal.SIGCONT)
-                self._process.kill()
-            self._process.wait()
-            self._process = None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
+        if self.process is not None:
+            if self.running:
+                self.signal(signal.SIGCONT)
+            kill(self.process)
+            self.process = None
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
@@ -268,12 +207,22 @@ class Received:
         return self.payload.decode("utf-8")
 
 
+class Broker(Protocol):
+    """Where a broker listens: a `Mosquitto`, or any host and port (a demo's broker)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+
 class Subscriber:
     """A paho client that subscribes to `topics` (QoS 1) on every connection and keeps
     every message. `persistent` keeps its session (and the messages queued for it) on the
     broker while it is away, across broker restarts too."""
 
-    def __init__(self, broker: Mosquitto, topics: Iterable[str], *, client_id: str = "",
+    def __init__(self, broker: Broker, topics: Iterable[str], *, client_id: str = "",
                  persistent: bool = False, protocol: str = "5",
                  tls: TlsFiles | None = None, username: str | None = None,
                  password: str | None = None) -> None:
