@@ -506,6 +506,40 @@ def _random(seed: int, duration_s: float = 3600.0) -> Scenario:
     return _build("random", seed, rng, _trim(plan, duration_s))
 
 
+def _demo(seed: int) -> Scenario:
+    """The scripted sitting `legwake demo` plays (about 50 min), in the order an audience
+    should see it:
+
+    1. upright, still, about 2 min;
+    2. the left leg crossed over the right, still, about 14 min: long enough for the
+       left peroneal nerve to go numb if nobody reacts (the model's numbness comes after
+       about 12.6 min of this crossing, so the numbness alert, `[policy] lead_time_s`
+       = 3 min ahead of it, comes about 11.5 min into the scenario: after about 70 s at
+       the demo's default speed of 10);
+    3. the legs uncrossed, upright with a fidget, about 1 min;
+    4. a stand-and-walk break: standing up, about 3 min of pottering about the desk,
+       longer than the 2 min a natural break needs (`[policy] natural_break_min`);
+    5. upright with weight shifts, about 5 min;
+    6. the right leg crossed over the left, still, about 14 min (the mirror of 2);
+    7. upright with a fidget, then slouched, then upright with shifts, about 11 min.
+    """
+    rng = _Rng("demo", seed)
+    plan = [
+        ("upright", "still", rng.uniform(110.0, 130.0)),
+        ("crossed_left_over_right", "still", rng.uniform(830.0, 850.0)),
+        ("upright", "fidget", rng.uniform(50.0, 70.0)),
+        ("standing", "still", rng.uniform(15.0, 25.0)),
+        ("standing", "walking", rng.uniform(160.0, 180.0)),
+        ("standing", "still", rng.uniform(5.0, 10.0)),
+        ("upright", "shifts", rng.uniform(270.0, 330.0)),
+        ("crossed_right_over_left", "still", rng.uniform(830.0, 850.0)),
+        ("upright", "fidget", rng.uniform(90.0, 150.0)),
+        ("slouched", "still", rng.uniform(180.0, 240.0)),
+        ("upright", "shifts", rng.uniform(270.0, 330.0)),
+    ]
+    return _build("demo", seed, rng, plan)
+
+
 def _trim(plan: list[tuple[str, str, float]], duration_s: float) -> list[tuple[str, str, float]]:
     """Cut the plan to exactly `duration_s`, never leaving a last step under a minute."""
     plan = list(plan)
@@ -526,6 +560,7 @@ SCENARIOS: Mapping[str, Callable[[int], Scenario]] = {
     "walk_away": _walk_away,
     "workday": _workday,
     "random": _random,
+    "demo": _demo,
 }
 """Named scenarios: name -> function(seed) -> Scenario."""
 

@@ -103,6 +103,16 @@ def test_named_scenarios_hold_what_their_names_say() -> None:
     assert all(60 <= s.duration_s <= 120 for s in every.segments if s.posture != "empty"
                or s.activity != "walking")
 
+    demo = get_scenario("demo", 1)
+    postures = [s.posture for s in demo.segments]
+    assert postures[:2] == ["upright", "crossed_left_over_right"]
+    assert 100 <= demo.segments[0].duration_s <= 140  # the leg crosses ~2 min in ...
+    assert 13 * 60 <= demo.segments[1].duration_s <= 15 * 60  # ... long enough to go numb
+    standing = [s.duration_s for s in demo.segments if s.posture == "standing"]
+    assert sum(standing) >= 2.5 * 60  # a natural break ([policy] natural_break_min = 2)
+    assert postures.index("standing") < postures.index("crossed_right_over_left")
+    assert 45 * 60 <= demo.duration_s <= 60 * 60
+
     assert get_scenario("workday", 1).duration_s == pytest.approx(7200.0)
     assert get_scenario("workday", 1).to_dict() != get_scenario("workday", 2).to_dict()
     assert get_scenario("random", 1).to_dict() != get_scenario("random", 2).to_dict()
