@@ -510,3 +510,46 @@ def dashboard(config_path: str | None, host: str | None, port: int | None, log_f
     except OSError as error:
         raise click.ClickException(f"cannot serve the dashboard on {settings.host}:"
                                    f"{settings.port}: {error.strerror or error}") from None
+
+
+@main.command()
+@config_option
+@click.option("--scenario", default="demo", show_default=True, metavar="SCENARIO",
+              help="What the simulated sitter does (a name from `legwake sim --list`, or a "
+                   "scenario JSON file).")
+@click.option("--speed", type=click.FloatRange(0.1, 1000), default=10.0, show_default=True,
+              help="Time compression: scenario seconds per second.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="The dashboard's port (default: [dashboard] port if free, else any free "
+                   "port).")
+@click.option("--keep", "keep_dir", metavar="DIR", default=None,
+              type=click.Path(file_okay=False),
+              help="Keep the demo's files (configuration, logs, the agent's log and outbox) "
+                   "in DIR instead of a temporary directory removed at the end.")
+def demo(config_path: str | None, scenario: str, speed: float, port: int | None,
+         keep_dir: str | None) -> None:
+    """Run the whole system on this machine: a Mosquitto (unless the configuration file
+    sets [mqtt] host), the simulated seat mat and thigh sensors playing SCENARIO, the
+    agent and the dashboard, and print the dashboard's address. With the default
+    scenario and speed, the first alert (a leg about to fall asleep) comes about 70 s in.
+
+    Ctrl-C (or SIGTERM) stops every process it started, in order, and removes its files:
+    exit 0; also when the scenario is over. A process that fails stops the demo with
+    exit 1 and the end of its log.
+    """
+    from pathlib import Path
+
+    from edge.broker import BrokerError
+    from edge.config import default_config_path
+    from edge.demo import DemoError, DemoOptions, run_demo
+
+    config_file = Path(config_path) if config_path else default_config_path()
+    cfg = _load_config(config_file)
+    options = DemoOptions(config_file=config_file, scenario=scenario, speed=speed,
+                          dashboard_port=port, keep_dir=Path(keep_dir) if keep_dir else None)
+    try:
+        code = run_demo(cfg, options, say=click.echo,
+                        complain=lambda line: click.echo(line, err=True))
+    except (DemoError, BrokerError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    raise SystemExit(code)
