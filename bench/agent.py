@@ -34,11 +34,12 @@ sys.path.insert(0, str(REPO))
 
 from edge.agent import replay_trace
 from edge.config import load_config
+from edge.processes import free_port
 from edge.sinks import JsonLinesSink
 from edge.sources.trace import TraceReader
 from firmware_sim.scenario import Scenario, get_scenario
 from firmware_sim.simulation import Sitter, write_simulated_trace
-from tests.mosquitto import Mosquitto, Subscriber, free_port
+from tests.mosquitto import Mosquitto, Subscriber
 
 
 def day_trace(hours: float) -> Path:

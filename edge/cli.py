@@ -528,24 +528,29 @@ def dashboard(config_path: str | None, host: str | None, port: int | None, log_f
                    "in DIR instead of a temporary directory removed at the end.")
 def demo(config_path: str | None, scenario: str, speed: float, port: int | None,
          keep_dir: str | None) -> None:
-    """Run the whole system on this machine: a Mosquitto (unless the configuration file
-    sets [mqtt] host), the simulated seat mat and thigh sensors playing SCENARIO, the
-    agent and the dashboard, and print the dashboard's address. With the default
-    scenario and speed, the first alert (a leg about to fall asleep) comes about 70 s in.
+    """Run the whole system on this machine: a Mosquitto of its own (unless the file named
+    by --config or $LEGWAKE_CONFIG sets [mqtt] host), the simulated seat mat and thigh
+    sensors playing SCENARIO, the agent and the dashboard, and print the dashboard's
+    address. With the default scenario and speed, the first alert (a leg about to fall
+    asleep) comes about 70 s in.
 
     Ctrl-C (or SIGTERM) stops every process it started, in order, and removes its files:
     exit 0; also when the scenario is over. A process that fails stops the demo with
     exit 1 and the end of its log.
     """
+    import os
     from pathlib import Path
 
     from edge.broker import BrokerError
-    from edge.config import default_config_path
+    from edge.config import ENV_VAR
     from edge.demo import DemoError, DemoOptions, run_demo
 
-    config_file = Path(config_path) if config_path else default_config_path()
-    cfg = _load_config(config_file)
-    options = DemoOptions(config_file=config_file, scenario=scenario, speed=speed,
+    cfg = _load_config(config_path)
+    # Only a file asked for by name brings its broker: the sample ./config.toml writes
+    # out [mqtt] host at its default, and the demo leaves nothing on a broker not its own.
+    named = config_path or os.environ.get(ENV_VAR)
+    options = DemoOptions(config_file=Path(named) if named else None, scenario=scenario,
+                          speed=speed,
                           dashboard_port=port, keep_dir=Path(keep_dir) if keep_dir else None)
     try:
         code = run_demo(cfg, options, say=click.echo,
