@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import Config, config_to_toml
+from edge.processes import accepts_connections
 
 PACKAGES = ("legwake", "numpy", "numba", "pyserial", "bleak", "bumble", "paho-mqtt",
             "sqlite-utils", "click", "cobs")
@@ -64,7 +64,7 @@ def ble_adapter(config: Config) -> Finding:
         return Finding("ble", "ok", f"thigh units over {config.imu.transport}: no adapter needed")
     if config.ble.backend == "sim":
         host, port = _tcp_target(config.ble.sim_hci)
-        reachable = _tcp_reachable(host, port)
+        reachable = accepts_connections(host, port, timeout=2.0)
         return Finding("ble", "ok" if reachable else "fail",
                        f"simulated radio at {config.ble.sim_hci}: "
                        + ("reachable" if reachable
@@ -80,7 +80,7 @@ def broker(config: Config) -> Finding:
     mqtt = config.mqtt
     where = f"{mqtt.host}:{mqtt.port}"
     started = time.monotonic()
-    if _tcp_reachable(mqtt.host, mqtt.port):
+    if accepts_connections(mqtt.host, mqtt.port, timeout=2.0):
         return Finding("broker", "ok", f"{where} accepts connections "
                        f"({(time.monotonic() - started) * 1000:.0f} ms)"
                        + (", TLS" if mqtt.tls else ""))
@@ -116,12 +116,6 @@ def _tcp_target(transport: str) -> tuple[str, int]:
     return host, int(port) if port.isdigit() else 0
 
 
-def _tcp_reachable(host: str, port: int, timeout_s: float = 2.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 def run_checks(config: Config) -> list[Finding]:
