@@ -1,8 +1,8 @@
 """`legwake demo`: the whole system in one command, and nothing left behind.
 
 Owns the demo's processes and files. It starts a Mosquitto of its own (edge/broker.py)
-unless the file named by --config or $LEGWAKE_CONFIG sets [mqtt] host, writes the demo's configuration into a
-directory of its own, and runs as children, exactly as a user would, the agent on the
+unless the file named by --config or $LEGWAKE_CONFIG sets [mqtt] host, writes the
+demo's configuration into a directory of its own, and runs as children, exactly as a user would, the agent on the
 simulated seat mat and thigh sensors (`legwake run --sim SCENARIO --speed S`) and the
 dashboard (`legwake dashboard`), each with its output in a log file there. It prints
 the dashboard's address once it answers, and then waits: for Ctrl-C or SIGTERM (exit 0:
