@@ -2,9 +2,9 @@
 
 Owns the demo's processes and files. It starts a Mosquitto of its own (edge/broker.py)
 unless the file named by --config or $LEGWAKE_CONFIG sets [mqtt] host, writes the
-demo's configuration into a directory of its own, and runs as children, exactly as a user would, the agent on the
-simulated seat mat and thigh sensors (`legwake run --sim SCENARIO --speed S`) and the
-dashboard (`legwake dashboard`), each with its output in a log file there. It prints
+demo's configuration into a directory of its own, and runs as children, exactly as a
+user would, the agent on the simulated seat mat and thigh sensors (`legwake run --sim
+SCENARIO --speed S`) and the dashboard (`legwake dashboard`), each with its output in a log file there. It prints
 the dashboard's address once it answers, and then waits: for Ctrl-C or SIGTERM (exit 0:
 stopping the demo is its normal end), or for a child to end on its own (the agent at
 the end of the scenario: exit 0; anything else is a failure: exit 1 with the tail of
