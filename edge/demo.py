@@ -1,17 +1,17 @@
 """`legwake demo`: the whole system in one command, and nothing left behind.
 
 Owns the demo's processes and files. It starts a Mosquitto of its own (edge/broker.py)
-unless the file named by --config or $LEGWAKE_CONFIG sets [mqtt] host, writes the
-demo's configuration into a directory of its own, and runs as children, exactly as a
-user would, the agent on the simulated seat mat and thigh sensors (`legwake run --sim
-SCENARIO --speed S`) and the dashboard (`legwake dashboard`), each with its output in a log file there. It prints
-the dashboard's address once it answers, and then waits: for Ctrl-C or SIGTERM (exit 0:
-stopping the demo is its normal end), or for a child to end on its own (the agent at
-the end of the scenario: exit 0; anything else is a failure: exit 1 with the tail of
-that child's log). Stopping, in this order: SIGINT to the agent (it publishes its
-offline status and flushes its outbox) and SIGTERM to the dashboard, together given
-STOP_TIMEOUT_S before SIGKILL (at once on a second Ctrl-C), then the broker, then the
-directory (unless kept with --keep).
+unless the file named by --config or $LEGWAKE_CONFIG sets [mqtt] host, writes the demo's
+configuration into a directory of its own, and runs as children, exactly as a user
+would, the agent on the simulated seat mat and thigh sensors (`legwake run --sim
+SCENARIO --speed S`) and the dashboard (`legwake dashboard`), each with its output in a
+log file there. It prints the dashboard's address once it answers, and then waits: for
+Ctrl-C or SIGTERM (exit 0: stopping the demo is its normal end), or for a child to end
+on its own (the agent at the end of the scenario: exit 0; anything else is a failure:
+exit 1 with the tail of that child's log). Stopping, in this order: SIGINT to the agent
+(it publishes its offline status and flushes its outbox) and SIGTERM to the dashboard,
+together given STOP_TIMEOUT_S before SIGKILL (at once on a second Ctrl-C), then the
+broker, then the directory (unless kept with --keep).
 
 The children run in sessions of their own (edge/processes.py): a Ctrl-C at the
 terminal reaches the demo only, which stops them in the order above; had they got it
