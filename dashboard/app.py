@@ -47,7 +47,7 @@ from dashboard.auth import COOKIE, TokenGate
 from dashboard.bridge import MqttBridge, NotSent
 from dashboard.fleet import DeskKey, Fleet
 from dashboard.history import History, NoDataError, ReportError
-from edge.config import Config
+from edge.config import SEGMENT, Config
 from edge.publish import SNOOZE_MINUTES, is_message_id
 from edge.report import CSS as REPORT_CSS
 
@@ -58,7 +58,6 @@ CLIENT_QUEUE = 500
 TICK_S = 1.0
 SEED_HOURS = 24
 PING_S = 15
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _RESYNC = object()  # in a client's queue: send a whole snapshot
 
 
@@ -106,7 +105,7 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
     history = History(settings.db or config.log.path)
     gate = TokenGate(settings.token)
     templates = Jinja2Templates(directory=HERE / "templates")
-    mqtt_bridge = bridge or MqttBridge(config.mqtt, settings, on_connection=hub.set_broker)
+    mqtt_bridge = bridge or MqttBridge(config.mqtt, settings)
     mqtt_bridge.on_connection = hub.set_broker
 
     page = {"lead_time_s": config.policy.lead_time_s,
@@ -133,8 +132,6 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
             log.warning("no earlier alerts from the log: %s", error)
             return
         fleet.seed_alerts(rows)
-        if rows:
-            hub.broadcast({"resync": True})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -161,7 +158,7 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
                 yield {"event": "snapshot", "data": json.dumps(hub.snapshot())}
                 while True:
                     update = await queue.get()
-                    if update is _RESYNC or update.get("resync"):
+                    if update is _RESYNC:
                         yield {"event": "snapshot", "data": json.dumps(hub.snapshot())}
                     else:
                         yield {"event": "update", "data": json.dumps(update)}
@@ -320,7 +317,7 @@ def _desk_key(value: object) -> DeskKey | None:
     if not isinstance(value, str) or value.count("/") != 1:
         return None
     site, desk = value.split("/")
-    if not (_SEGMENT.fullmatch(site) and _SEGMENT.fullmatch(desk)):
+    if not (re.fullmatch(SEGMENT, site) and re.fullmatch(SEGMENT, desk)):
         return None
     return DeskKey(site, desk)
 

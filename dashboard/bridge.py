@@ -50,8 +50,7 @@ class Arrival:
 class MqttBridge:
     """Connects in the background and keeps reconnecting (paho's capped backoff)."""
 
-    def __init__(self, mqtt: MqttConfig, dashboard: DashboardConfig, *,
-                 on_connection: Callable[[bool], None] | None = None) -> None:
+    def __init__(self, mqtt: MqttConfig, dashboard: DashboardConfig) -> None:
         self.mqtt = mqtt
         self.topics = [(f"{mqtt.topic_prefix}/{dashboard.site}/+/{kind}", qos)
                        for kind, qos in SUBSCRIBED]
@@ -60,7 +59,7 @@ class MqttBridge:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.on_connection = on_connection
+        self.on_connection: Callable[[bool], None] | None = None  # told of each (dis)connect
         self.connected = False
         self.dropped = 0
         self.arrivals: asyncio.Queue[Arrival] | None = None

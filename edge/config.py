@@ -263,7 +263,7 @@ def _label(key: str) -> str:
 
 # --- the sections ----------------------------------------------------------------------------
 
-_SEGMENT = r"[A-Za-z0-9_-]+"
+SEGMENT = r"[A-Za-z0-9_-]+"  # an MQTT topic segment: site, desk, prefixes
 _SEGMENT_RULE = 'letters, digits, "-" and "_" only (an MQTT topic segment)'
 _MAC = r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}"
 # Linux termios rates from 9600 up; the mat itself runs at 921600 (spec/hardware.md 1).
@@ -284,9 +284,9 @@ class DeskConfig(_Validated):
     """Where the agent sits: the `<topic_prefix>/<site>/<desk>/...` MQTT topics
     (`legwake/...` by default)."""
 
-    site: str = setting("office", Text(_SEGMENT_RULE, pattern=_SEGMENT, empty_ok=False))
-    desk: str = setting("desk-1", Text(_SEGMENT_RULE, pattern=_SEGMENT, empty_ok=False))
-    person: str = setting("", Text(_SEGMENT_RULE + ', or "" for none', pattern=_SEGMENT))
+    site: str = setting("office", Text(_SEGMENT_RULE, pattern=SEGMENT, empty_ok=False))
+    desk: str = setting("desk-1", Text(_SEGMENT_RULE, pattern=SEGMENT, empty_ok=False))
+    person: str = setting("", Text(_SEGMENT_RULE + ', or "" for none', pattern=SEGMENT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,12 +356,12 @@ class MqttConfig(_Validated):
     ca_file: str = setting("", Text('a file path, or "" for the system CAs'))
     cert_file: str = setting("", Text('a file path, or "" for none'))
     key_file: str = setting("", Text('a file path, or "" for none'))
-    topic_prefix: str = setting("legwake", Text(_SEGMENT_RULE, pattern=_SEGMENT, empty_ok=False))
+    topic_prefix: str = setting("legwake", Text(_SEGMENT_RULE, pattern=SEGMENT, empty_ok=False))
     outbox_path: str = setting("outbox.db", Text("a file path", empty_ok=False))
     state_interval_s: float = setting(1.0, Number(1, 3600))
     ha_discovery: bool = setting(True, Flag())
     ha_prefix: str = setting("homeassistant",
-                             Text(_SEGMENT_RULE, pattern=_SEGMENT, empty_ok=False))
+                             Text(_SEGMENT_RULE, pattern=SEGMENT, empty_ok=False))
     reconnect_initial_s: float = setting(1.0, Number(0.1, 60))
     reconnect_max_s: float = setting(30.0, Number(1, 600))
     queue_size: int = setting(100, Integer(1, 100000))
@@ -400,11 +400,11 @@ class CollectConfig(_Validated):
     """The fleet collector (`legwake collect`): many desks' messages into one log."""
 
     db: str = setting("fleet.db", Text("a file path", empty_ok=False))
-    group: str = setting("legwake-collectors", Text(_SEGMENT_RULE, pattern=_SEGMENT,
+    group: str = setting("legwake-collectors", Text(_SEGMENT_RULE, pattern=SEGMENT,
                                                     empty_ok=False))
     client_id: str = setting("", Text('a string, or "" for "collector-" and the host name'))
     site: str = setting("+", Text('a site name (letters, digits, "-", "_"), or "+" for every site',
-                                  pattern=r"\+|" + _SEGMENT, empty_ok=False))
+                                  pattern=r"\+|" + SEGMENT, empty_ok=False))
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -421,7 +421,7 @@ class DashboardConfig(_Validated):
                                   pattern=r"\S{16,}"), secret=True)
     db: str = setting("", Text('a file path, or "" for [log] path'))
     site: str = setting("+", Text('a site name (letters, digits, "-", "_"), or "+" for every site',
-                                  pattern=r"\+|" + _SEGMENT, empty_ok=False))
+                                  pattern=r"\+|" + SEGMENT, empty_ok=False))
     stale_after_s: float = setting(30.0, Number(2, 3600))
     alerts_kept: int = setting(200, Integer(10, 10000))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from edge import processes
 from edge.processes import free_port
 from tests.browser import ARTIFACTS, broken_images, full_page_screenshot
 from tests.mosquitto import Mosquitto, Subscriber
@@ -47,13 +48,7 @@ def start(args: list[str], cwd: Path, name: str) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    processes.stop([(process, signal.SIGINT)], timeout=20)
 
 
 def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:

@@ -77,10 +77,10 @@ function siteText(site) {
 // --- desks ----------------------------------------------------------------------------
 
 function deskStatus(view) {
+  // A state before any retained status (a broker that lost it) still means the agent runs.
   if (view.status === "offline") return "offline";
   if (view.stale) return "stale";
-  if (view.status === "online" || view.state) return view.status === "unknown" ? "online" : view.status;
-  return "unknown";
+  return view.status === "online" || view.state ? "online" : "unknown";
 }
 
 function deskElement(view) {
