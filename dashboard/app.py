@@ -48,7 +48,13 @@ from dashboard.bridge import MqttBridge, NotSent
 from dashboard.fleet import DeskKey, Fleet
 from dashboard.history import History, NoDataError, ReportError
 from edge.config import SEGMENT, Config
-from edge.publish import SNOOZE_MINUTES, is_message_id
+from edge.payloads import (
+    MAX_COMMAND_BYTES,
+    Commands,
+    InvalidCommand,
+    is_message_id,
+    json_object,
+)
 from edge.report import CSS as REPORT_CSS
 
 log = logging.getLogger(__name__)
@@ -99,7 +105,8 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
     """The app for this configuration; `bridge` defaults to one on [mqtt] (started with the
     app, stopped with it)."""
     settings = config.dashboard
-    fleet = Fleet(config.mqtt.topic_prefix, alerts_kept=settings.alerts_kept,
+    commands = Commands(config.policy.snooze_max_min)  # as the agent checks them
+    fleet = Fleet(config.mqtt.topic_prefix, commands=commands, alerts_kept=settings.alerts_kept,
                   stale_after_s=settings.stale_after_s)
     hub = Hub(fleet)
     history = History(settings.db or config.log.path)
@@ -109,7 +116,8 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
     mqtt_bridge.on_connection = hub.set_broker
 
     page = {"lead_time_s": config.policy.lead_time_s,
-            "snooze_minutes": (15, 30, 60), "signed_in": gate.required}
+            "snooze_minutes": tuple(m for m in (15, 30, 60) if m <= commands.snooze_minutes[1]),
+            "signed_in": gate.required}
 
     async def pump() -> None:
         assert mqtt_bridge.arrivals is not None
@@ -172,11 +180,10 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
     async def command(request: Request) -> Response:
         kind = request.path_params["kind"]
         try:
-            body = await request.json()
-        except ValueError:
-            return _problem(400, "expected a JSON object")
-        if not isinstance(body, dict):
-            return _problem(400, "expected a JSON object")
+            body = json_object(await request.body(), InvalidCommand,
+                               max_bytes=MAX_COMMAND_BYTES)
+        except InvalidCommand as error:
+            return _problem(400, str(error))
         desk = _desk_key(body.get("desk"))
         if desk is None or not fleet.has_desk(desk):
             return _problem(404, f"no desk {str(body.get('desk'))[:80]!r} on this dashboard")
@@ -185,17 +192,11 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
                                          and fleet.has_alert(desk, alert_id)):
             return _problem(404, f"no alert {str(alert_id)[:80]!r} at {desk.text}")
         topic = f"{config.mqtt.topic_prefix}/{desk.site}/{desk.desk}/cmd/{kind}"
-        if kind == "ack":
-            if alert_id is None:
-                return _problem(400, "id: the alert to acknowledge")
-            message: dict[str, Any] = {"id": alert_id}
-        else:
-            minutes = body.get("minutes")
-            low, high = SNOOZE_MINUTES
-            if isinstance(minutes, bool) or not isinstance(minutes, int) \
-                    or not low <= minutes <= high:
-                return _problem(400, f"minutes: an integer {low}..{high}")
-            message = {"minutes": minutes, **({"id": alert_id} if alert_id else {})}
+        message = {key: body[key] for key in ("id", "minutes") if key in body}
+        try:  # what is sent is what the agent will take: schemas/cmd-<kind>.json
+            message = commands.check(kind, message)
+        except InvalidCommand as error:
+            return _problem(400, str(error))
         try:
             await mqtt_bridge.publish(topic, message)
         except NotSent as error:

@@ -8,23 +8,30 @@ snoozes are taken from the `cmd/` topics themselves, so an alert shows as acknow
 once the broker has delivered the command, whoever sent it (this dashboard, another one,
 a phone).
 
+It follows at most `max_desks` desks: a new desk beyond them evicts the desk silent the
+longest (`_desks` is kept in the order desks were last heard from), with its alerts, and
+`message` returns a `{"removed": ...}` view for it so browsers drop it too. Evictions are
+counted (`evicted`) and logged by `tick`, at most once a minute with how many there were:
+a flood of made-up desk topics is one line a minute, not one per desk.
+
 Must not touch: the network (the MQTT bridge and the web app feed it) or the wall clock
 (callers pass `now`, monotonic seconds).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.publish import is_message_id
+from edge.payloads import Commands, is_message_id, json_object
+from edge.refusals import Refusals
 
 log = logging.getLogger(__name__)
 
 TOPIC_KINDS = ("status", "state", "alert", "event", "cmd/ack", "cmd/snooze")
+EVICTIONS_LOGGED_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,36 +88,51 @@ class _Alert:
 
 @dataclass(slots=True)
 class Fleet:
-    """Every desk under `prefix` and the newest `alerts_kept` alerts."""
+    """Every desk under `prefix` (the `max_desks` heard from last) and the newest
+    `alerts_kept` alerts."""
 
     prefix: str
     alerts_kept: int = 200
     stale_after_s: float = 30.0
-    ignored: int = 0  # messages that were not what their topic promises (logged)
-    _desks: dict[DeskKey, _Desk] = field(default_factory=dict)
+    max_desks: int = 500
+    evicted: int = 0  # desks dropped for newer ones beyond max_desks (logged by tick)
+    commands: Commands = field(default_factory=Commands)  # how cmd/ack and cmd/snooze read
+    _refused: Refusals = field(default_factory=lambda: Refusals(log, "message"))
+    # Least recently heard from first: the next to evict.
+    _desks: OrderedDict[DeskKey, _Desk] = field(default_factory=OrderedDict)
     _alerts: OrderedDict[tuple[DeskKey, str], _Alert] = field(default_factory=OrderedDict)
+    _evictions_unlogged: int = 0
+    _evictions_logged_at: float | None = None
 
     # --- input -------------------------------------------------------------------------
 
     def message(self, topic: str, payload: bytes, now: float) -> list[dict[str, Any]]:
-        """One MQTT message in; the changed views out ({"desk": ...} or {"alert": ...})."""
-        parsed = self._parse_topic(topic)
-        if parsed is None:
-            return []
-        key, kind = parsed
+        """One MQTT message in; the changed views out ({"desk": ...} or {"alert": ...}).
+
+        Anyone on the broker can publish anything here: a message that is not what its
+        topic promises, whatever it makes go wrong, is counted and dropped (its reason
+        logged at most once a minute per topic), and changes nothing."""
         try:
+            parsed = self._parse_topic(topic)
+            if parsed is None:
+                return []
+            key, kind = parsed
             if kind == "status":
                 return self._status(key, payload.decode("utf-8").strip())
-            body = json.loads(payload)
-            if not isinstance(body, dict):
-                raise TypeError("not a JSON object")
+            body = json_object(payload, ValueError)
             handle = {"state": self._state, "alert": self._alert, "event": self._event,
                       "cmd/ack": self._cmd_ack, "cmd/snooze": self._cmd_snooze}[kind]
             return handle(key, body, now)
-        except (ValueError, UnicodeDecodeError, KeyError, TypeError) as error:
-            self.ignored += 1
-            log.warning("ignored a message on %s: %s", topic, error)
+        except Exception as error:  # noqa: BLE001 - one bad message never stops the feed
+            reason = str(error) if isinstance(error, ValueError) else \
+                f"{type(error).__name__}: {error}"
+            self._refused.refuse(topic, reason)
             return []
+
+    @property
+    def ignored(self) -> int:
+        """Messages that were not what their topic promises (counted, logged, dropped)."""
+        return self._refused.total
 
     def seed_alerts(self, rows: list[dict[str, Any]]) -> None:
         """Alerts from the log (oldest first), so a dashboard opened late shows today's."""
@@ -123,7 +145,14 @@ class Fleet:
                 alert.acknowledged = bool(outcome.get("acknowledged"))
 
     def tick(self, now: float) -> list[dict[str, Any]]:
-        """Desks that went stale (no state for stale_after_s) or came back since last time."""
+        """Desks that went stale (no state for stale_after_s) or came back since last time.
+        Also logs the evictions since the last such line, if that was a minute ago."""
+        if self._evictions_unlogged and (self._evictions_logged_at is None or now
+                                         - self._evictions_logged_at >= EVICTIONS_LOGGED_EVERY_S):
+            log.warning("more desks than max_desks (%d): %d desk(s) silent the longest no "
+                        "longer followed (%d since the start)", self.max_desks,
+                        self._evictions_unlogged, self.evicted)
+            self._evictions_unlogged, self._evictions_logged_at = 0, now
         changed = []
         for desk in self._desks.values():
             stale = desk.state_at is not None and now - desk.state_at > self.stale_after_s
@@ -157,30 +186,49 @@ class Fleet:
             return None
         return DeskKey(parts[1], parts[2]), kind
 
-    def _desk(self, key: DeskKey) -> _Desk:
+    def _desk(self, key: DeskKey) -> tuple[_Desk, list[dict[str, Any]]]:
+        """The desk, heard from just now; with the `{"removed": ...}` views of the desks it
+        evicted when it is new and there are max_desks already."""
         desk = self._desks.get(key)
-        if desk is None:
-            desk = self._desks[key] = _Desk(key)
-        return desk
+        if desk is not None:
+            self._desks.move_to_end(key)
+            return desk, []
+        removed = []
+        while len(self._desks) >= self.max_desks:
+            _, silent = self._desks.popitem(last=False)
+            removed.append(self._evict(silent.key))
+        desk = self._desks[key] = _Desk(key)
+        return desk, removed
+
+    def _evict(self, key: DeskKey) -> dict[str, Any]:
+        """Forget a desk and its alerts (their buttons would only answer "no desk")."""
+        gone = [(alert_key, alert) for alert_key, alert in self._alerts.items()
+                if alert_key[0] == key]
+        for alert_key, _ in gone:
+            del self._alerts[alert_key]
+        self.evicted += 1
+        self._evictions_unlogged += 1
+        return {"removed": {"desk": key.text,
+                            "alerts": [f"{key.text}/{alert.id}" for _, alert in gone]}}
 
     def _status(self, key: DeskKey, text: str) -> list[dict[str, Any]]:
         if text not in ("online", "offline"):
             raise ValueError(f"status {text[:40]!r}: expected online or offline")
-        desk = self._desk(key)
+        desk, removed = self._desk(key)
         desk.status = text
-        return [{"desk": desk.view()}]
+        return [*removed, {"desk": desk.view()}]
 
     def _state(self, key: DeskKey, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
         if not isinstance(body.get("sites"), dict) or not isinstance(body.get("posture"), str):
             raise TypeError("a state needs posture and sites")
-        desk = self._desk(key)
+        desk, removed = self._desk(key)
         desk.state, desk.state_at, desk.stale = body, now, False
-        return [{"desk": desk.view()}]
+        return [*removed, {"desk": desk.view()}]
 
     def _alert(self, key: DeskKey, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
-        self._desk(key)
-        alert = self._add_alert(key, body)
-        return [] if alert is None else [{"alert": alert.view()}]
+        alert = self._add_alert(key, body)  # first: an alert it refuses makes no desk
+        _, removed = self._desk(key)
+        return [*removed, *([] if alert is None else [{"alert": alert.view()}])]
 
     def _event(self, key: DeskKey, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
         if body.get("event") != "outcome":
@@ -194,7 +242,8 @@ class Fleet:
         return [{"alert": alert.view()}]
 
     def _cmd_ack(self, key: DeskKey, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
-        alert = self._alerts.get((key, str(body.get("id"))))
+        body = self.commands.check("ack", body)
+        alert = self._alerts.get((key, body["id"]))
         if alert is None or alert.acknowledged:
             return []
         alert.acknowledged = True
@@ -202,9 +251,8 @@ class Fleet:
 
     def _cmd_snooze(self, key: DeskKey, body: dict[str, Any], now: float
                     ) -> list[dict[str, Any]]:
-        minutes = body.get("minutes")
-        if isinstance(minutes, bool) or not isinstance(minutes, int):
-            raise TypeError(f"snooze minutes {minutes!r}: expected an integer")
+        body = self.commands.check("snooze", body)  # as the agent reads it: 15.0 is 15
+        minutes = body["minutes"]
         # A snooze without an alert id quiets the desk: it answers its open alerts.
         targets = [a for (desk, _), a in self._alerts.items() if desk == key and (
             a.id == body.get("id") if "id" in body else not a.acknowledged and a.outcome is None)]

@@ -23,7 +23,10 @@ window (RECEIVE_MAXIMUM) bounds it, and a full one makes paho's thread wait. The
 thread takes batches (up to BATCH_MAX, or what came within BATCH_LINGER_S, or until
 the queue is quiet for BATCH_QUIET_S), records each batch in one transaction, then
 acknowledges it in order of arrival. A payload that is not a JSON object with an id, or
-that the log cannot take, is counted, logged with its topic, and acknowledged: dropped.
+that the log cannot take, or that makes anything else go wrong, is counted, logged with
+its topic (at most once a minute per topic), kept in the log's `rejected` table (its
+first bytes and the reason) and acknowledged, so it never comes back to stop the
+collector again.
 
 Must not touch: the log's schema and dedupe (edge/store.py) or the agents' topics
 (edge/publish.py `Topics`).
@@ -48,15 +51,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import CollectConfig, MqttConfig
-from edge.publish import (
-    MAX_ID_CHARS,
-    PublisherError,
-    is_message_id,
-    json_object,
-    make_client,
-    session_options,
-)
-from edge.store import Message, Store
+from edge.payloads import MAX_ID_CHARS, is_message_id, json_object
+from edge.publish import PublisherError, make_client, session_options
+from edge.refusals import Refusals
+from edge.store import Message, Rejected, Store
 
 __all__ = ["KINDS", "BadMessage", "Collector", "CollectorError", "CollectorStats",
            "parse_message", "run_collector", "subscriptions"]
@@ -80,9 +78,6 @@ STORE_RETRY_S = 1.0
 # The longest a stop waits for the broker to take the DISCONNECT.
 STOP_TIMEOUT_S = 2.0
 STATS_EVERY_S = 60.0
-# Bad messages: each of the first few is logged, then one line per this many.
-BAD_LOG_FIRST = 20
-BAD_LOG_EVERY = 1000
 
 
 class CollectorError(RuntimeError):
@@ -184,6 +179,7 @@ class Collector:
         self._up = False  # paho's thread: connected, as far as its callbacks said
         self._counts_lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
+        self._refused = Refusals(log, "message")  # the writer thread's
         self._client: paho.Client | None = None
         self._writer: threading.Thread | None = None
 
@@ -386,19 +382,30 @@ class Collector:
         return batch
 
     def _write(self, store: Store, batch: list[_Delivery]) -> bool:
-        """Record the batch, then acknowledge it; False when given up on (stopping)."""
+        """Record the batch and keep what it could not record, then acknowledge it all;
+        False when given up on (stopping)."""
         log.debug("recording a batch of %d messages", len(batch))
         parsed: list[tuple[_Delivery, Message]] = []
+        unreadable: list[Rejected] = []
         for delivery in batch:
             try:
                 parsed.append((delivery, parse_message(
                     delivery.topic, delivery.payload, topic_prefix=self.mqtt.topic_prefix,
                     site=self.collect.site)))
-            except BadMessage as reason:
-                self._bad(delivery, str(reason))
+            except Exception as error:  # noqa: BLE001 - anyone on the broker can send anything
+                unreadable.append(self._bad(delivery, _reason(error)))
+        recorded: tuple[int, int] | None = None
+        rejected: list[Rejected] = []
         while True:
             try:
-                new, duplicates = self._record(store, parsed)
+                if recorded is None:
+                    refused: list[Rejected] = []
+                    recorded = self._record(store, parsed, refused)
+                    rejected = unreadable + refused
+                try:
+                    store.reject(rejected)
+                except sqlite3.OperationalError as error:
+                    raise _StoreUnavailable(str(error)) from error
                 break
             except _StoreUnavailable as error:
                 log.error("cannot write the log %s: %s; %d messages wait unacknowledged,"
@@ -408,16 +415,18 @@ class Collector:
                     log.warning("stopping: %d messages left unacknowledged; the broker sends"
                                 " them again", len(batch))
                     return False
+        new, duplicates = recorded
         self._count("recorded", new)
         self._count("duplicates", duplicates)
+        self._count("bad", len(rejected))
         self._count("batches")
         self._acknowledge(batch)
         return True
 
-    def _record(self, store: Store, parsed: Sequence[tuple[_Delivery, Message]]
-                ) -> tuple[int, int]:
-        """(new, duplicates) after recording; a message the log refuses is bad, found by
-        halving the batch, and the others are recorded."""
+    def _record(self, store: Store, parsed: Sequence[tuple[_Delivery, Message]],
+                refused: list[Rejected]) -> tuple[int, int]:
+        """(new, duplicates) after recording; a message the log refuses is bad (added to
+        `refused`), found by halving the batch, and the others are recorded."""
         if not parsed:
             return 0, 0
         try:
@@ -429,19 +438,17 @@ class Collector:
         # AttributeError, ValueError, sqlite3's binding errors ... all the message's fault.
         except Exception as error:  # noqa: BLE001
             if len(parsed) == 1:
-                self._bad(parsed[0][0], f"the log cannot take it: {type(error).__name__}: "
-                                        f"{error}")
+                refused.append(self._bad(parsed[0][0], f"the log cannot take it: "
+                                                       f"{_reason(error)}"))
                 return 0, 0
         half = len(parsed) // 2
-        first = self._record(store, parsed[:half])
-        second = self._record(store, parsed[half:])
+        first = self._record(store, parsed[:half], refused)
+        second = self._record(store, parsed[half:], refused)
         return first[0] + second[0], first[1] + second[1]
 
-    def _bad(self, delivery: _Delivery, reason: str) -> None:
-        bad = self._count("bad")
-        if bad <= BAD_LOG_FIRST or bad % BAD_LOG_EVERY == 0:
-            log.warning("dropped a message on %s: %s (%d bad so far)", delivery.topic, reason,
-                        bad)
+    def _bad(self, delivery: _Delivery, reason: str) -> Rejected:
+        self._refused.refuse(delivery.topic, reason)
+        return Rejected(topic=delivery.topic, payload=delivery.payload, reason=reason)
 
     def _acknowledge(self, batch: list[_Delivery]) -> None:
         client = self._client
@@ -453,6 +460,11 @@ class Collector:
                     client.ack(delivery.mid, delivery.qos)
                     acknowledged += 1
         self._count("acknowledged", acknowledged)
+
+
+def _reason(error: Exception) -> str:
+    """Why a message was refused: our own errors say it; others are named too."""
+    return str(error) if isinstance(error, BadMessage) else f"{type(error).__name__}: {error}"
 
 
 def run_collector(mqtt: MqttConfig, collect: CollectConfig, stop: threading.Event) -> \

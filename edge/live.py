@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from edge.agent import Agent, Sink, session_prefix
 from edge.config import Config
 from edge.model import warmup
-from edge.publish import AckCommand, MqttPublisher
+from edge.payloads import AckCommand, Commands
+from edge.publish import MqttPublisher
 from edge.sinks import MqttSink, StoreSink
 from edge.sources.base import Clock, Received, Source
 from edge.sources.configured import configured_sources
@@ -68,7 +69,8 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
     warmup()  # compile or load the numba kernels now, not at the first alert
     started = datetime.now(UTC)
     prefix = session_prefix(started)
-    publisher = MqttPublisher(config.mqtt, config.desk)
+    publisher = MqttPublisher(config.mqtt, config.desk,
+                              commands=Commands(config.policy.snooze_max_min))
     publisher.start()
     queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=QUEUE_SIZE)
     pumps = [asyncio.create_task(_pump(source, queue), name=f"pump {source.name}")

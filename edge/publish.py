@@ -9,7 +9,8 @@ lives under `<topic_prefix>/<site>/<desk>/` (see `Topics`):
 - `alert`, `event`  QoS 1 through the SQLite outbox (edge/outbox.py): stored before they
             are sent, deleted on PUBACK, sent again in order after an outage or a restart.
             At least once: consumers drop duplicates by `id`.
-- `cmd/ack`, `cmd/snooze`  subscribed (QoS 1); parsed and checked into `Command`s.
+- `cmd/ack`, `cmd/snooze`  subscribed (QoS 1); checked against their schemas into
+            `Command`s (edge/payloads.py); a bad one is counted and dropped.
 
 The JSON payloads are specified in schemas/*.json (checked by the tests).
 
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from paho.mqtt import client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -50,22 +51,25 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.config import DeskConfig, MqttConfig
 from edge.estimate.labels import POSTURES, SITES
 from edge.outbox import Outbox, OutboxMessage
+from edge.payloads import (
+    MAX_ID_CHARS,
+    Command,
+    CommandKind,
+    Commands,
+    InvalidCommand,
+    is_message_id,
+)
+from edge.payloads import show as _show
+from edge.refusals import Refusals
 from edge.timefmt import iso_utc
 
 __all__ = [
-    "AckCommand",
-    "Command",
-    "InvalidCommand",
     "MqttPublisher",
     "PublisherError",
     "PublisherStats",
-    "SnoozeCommand",
     "Topics",
     "ha_discovery_config",
-    "is_message_id",
-    "json_object",
     "make_client",
-    "parse_command",
     "session_options",
 ]
 
@@ -85,9 +89,6 @@ STOP_TIMEOUT_S = 2.0
 # The worker looks at the window at least this often even without a wake-up.
 TICK_S = 1.0
 
-MAX_COMMAND_BYTES = 4096
-MAX_ID_CHARS = 128
-SNOOZE_MINUTES = (1, 120)
 SENSOR_HEALTH = ("ok", "stale", "missing")
 SENSORS = ("mat", "imu_left", "imu_right")
 ALERT_KINDS = ("numbness", "break")
@@ -149,112 +150,6 @@ class Topics:
     @property
     def ha_config(self) -> str:
         return f"{self.ha_prefix}/device/{self.node_id}/config"
-
-
-# --- commands ---------------------------------------------------------------------------------
-
-
-class InvalidCommand(ValueError):
-    """A command payload that is not what schemas/cmd-*.json allows; the message says why."""
-
-
-def _check_alert_id(value: object, *, name: str = "id") -> str:
-    if not is_message_id(value):
-        raise InvalidCommand(f"{name}: expected a string of 1..{MAX_ID_CHARS} characters,"
-                             f" got {_show(value)}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class AckCommand:
-    """Someone acknowledged the alert `alert_id` (cmd/ack: {"id": "<alert id>"})."""
-
-    alert_id: str
-    received_at: datetime
-
-    def __post_init__(self) -> None:
-        _check_alert_id(self.alert_id, name="alert_id")
-
-
-@dataclass(frozen=True, slots=True)
-class SnoozeCommand:
-    """Alerts snoozed for `minutes` (cmd/snooze: {"minutes": 1..120, "id": optional})."""
-
-    minutes: int
-    alert_id: str | None
-    received_at: datetime
-
-    def __post_init__(self) -> None:
-        lo, hi = SNOOZE_MINUTES
-        if isinstance(self.minutes, bool) or not isinstance(self.minutes, int) or not (
-                lo <= self.minutes <= hi):
-            raise InvalidCommand(f"minutes: expected an integer {lo}..{hi},"
-                                 f" got {_show(self.minutes)}")
-        if self.alert_id is not None:
-            _check_alert_id(self.alert_id, name="id")
-
-
-Command = AckCommand | SnoozeCommand
-CommandKind = Literal["ack", "snooze"]
-_COMMAND_KEYS: dict[str, tuple[str, ...]] = {"ack": ("id",), "snooze": ("minutes", "id")}
-
-
-def parse_command(kind: CommandKind, payload: bytes, *, received_at: datetime) -> Command:
-    """One cmd/ack or cmd/snooze payload -> its Command, or InvalidCommand saying why."""
-    if len(payload) > MAX_COMMAND_BYTES:
-        raise InvalidCommand(f"payload of {len(payload)} bytes, more than {MAX_COMMAND_BYTES}")
-    data = json_object(payload, InvalidCommand, constants=False)
-    allowed = _COMMAND_KEYS[kind]
-    for key in data:
-        if key not in allowed:
-            raise InvalidCommand(f"unknown key {key!r}; expected {', '.join(allowed)}")
-    if kind == "ack":
-        if "id" not in data:
-            raise InvalidCommand('missing "id" (the id of the alert to acknowledge)')
-        return AckCommand(alert_id=data["id"], received_at=received_at)
-    if "minutes" not in data:
-        raise InvalidCommand(f'missing "minutes" (an integer {SNOOZE_MINUTES[0]}..'
-                             f'{SNOOZE_MINUTES[1]})')
-    minutes = data["minutes"]
-    if isinstance(minutes, float) and minutes.is_integer():
-        minutes = int(minutes)  # 15.0 is an integer to JSON Schema (schemas/cmd-snooze.json)
-    return SnoozeCommand(minutes=minutes, alert_id=data.get("id"), received_at=received_at)
-
-
-def json_object(payload: bytes, invalid: type[ValueError], *,
-                constants: bool = True) -> dict[str, Any]:
-    """A payload that must be a JSON object, or `invalid` saying why not. `constants`:
-    whether NaN and Infinity pass (JSON has no such numbers)."""
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise invalid(f"not UTF-8 text (byte {error.start})") from None
-    try:
-        data = json.loads(text) if constants else json.loads(
-            text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise invalid(f"not JSON: {error.msg} (line {error.lineno},"
-                      f" column {error.colno})") from None
-    except ValueError as error:
-        raise invalid(f"not JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise invalid(f"expected a JSON object, got {_show(data)}")
-    return data
-
-
-def is_message_id(value: object) -> bool:
-    """What an `id` must be: a string of 1..MAX_ID_CHARS characters."""
-    return isinstance(value, str) and 1 <= len(value) <= MAX_ID_CHARS
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _show(value: object) -> str:
-    text = json.dumps(value) if isinstance(value, str | int | float | bool | None) else \
-        type(value).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- Home Assistant discovery -----------------------------------------------------------------
@@ -478,13 +373,18 @@ class MqttPublisher:
 
     def __init__(self, mqtt: MqttConfig, desk: DeskConfig, *,
                  clock: Callable[[], datetime] = _utc_now,
-                 state_drop_log_every: int = STATE_DROP_LOG_EVERY) -> None:
+                 state_drop_log_every: int = STATE_DROP_LOG_EVERY,
+                 commands: Commands | None = None) -> None:
+        """`commands`: how cmd/ack and cmd/snooze are checked (the schemas' own limits if
+        None; the agent passes [policy] snooze_max_min)."""
         self.mqtt = mqtt
         self.desk = desk
         self.topics = Topics.of(mqtt, desk)
         self.client_id = mqtt.client_id or f"legwake-{desk.site}-{desk.desk}"
         self.broker = f"{mqtt.host}:{mqtt.port}"
         self._clock = clock
+        self._commands = commands or Commands()
+        self._refused = Refusals(log, "command")
         self._state_drop_log_every = max(1, state_drop_log_every)
 
         self._notices: _NewestQueue[_Notice] = _NewestQueue(mqtt.queue_size)
@@ -605,19 +505,21 @@ class MqttPublisher:
     def commands(self) -> list[Command]:
         """The ack and snooze commands received since the last call, oldest first.
 
-        Invalid ones (and retained ones: stale) are logged with the reason and dropped.
+        Invalid ones (and retained ones: stale) are counted and dropped, with the reason
+        logged at most once a minute per topic. No payload gets past here as an exception.
         """
         commands: list[Command] = []
         for received in self._received.drain():
             try:
                 if received.retain:
                     raise InvalidCommand("a retained message (a stale command, not a new one)")
-                commands.append(parse_command(received.kind, received.payload,
-                                              received_at=received.received_at))
-            except InvalidCommand as reason:
+                commands.append(self._commands.parse(received.kind, received.payload,
+                                                     received_at=received.received_at))
+            except Exception as error:  # noqa: BLE001 - anyone on the broker can send anything
                 self._count("commands_invalid")
-                log.warning("dropped a %s command on %s: %s", received.kind, received.topic,
-                            reason)
+                reason = str(error) if isinstance(error, InvalidCommand) else \
+                    f"{type(error).__name__}: {error}"
+                self._refused.refuse(received.topic, reason)
         return commands
 
     def wait_until_sent(self, timeout: float) -> bool:

@@ -16,6 +16,9 @@ Messages (their JSON is the MQTT payload, schemas/*.json):
 - `event`: posture, break, sensor and outcome events, id `<session>-e<n>`;
 - `session`: this agent's start or stop (the local log only).
 
+What the fleet collector cannot record goes to `rejected` (`Store.reject`): its topic, the
+payload's first bytes and the reason, so that it can be acknowledged and not come back.
+
 Posture segments and breaks are views over the events, so they are right whatever
 order the events came in. Times are ISO 8601 UTC text ("...Z"); `date(x, 'localtime')`
 gives the local day.
@@ -41,7 +44,7 @@ from edge.estimate.labels import POSTURES, SITES
 from edge.estimate.windows import STREAMS as SENSORS
 from edge.timefmt import iso_utc
 
-__all__ = ["KINDS", "SENSORS", "Message", "Store", "newer_schema", "session_of"]
+__all__ = ["KINDS", "SENSORS", "Message", "Rejected", "Store", "newer_schema", "session_of"]
 
 KINDS = ("session", "minute", "alert", "event")
 HEALTH = ("present_s", "packets", "bad_packets", "gaps", "lost", "reconnects", "battery_pct")
@@ -69,6 +72,19 @@ class Message:
     def session_id(self) -> str:
         session = self.payload.get("session") or session_of(self.id)
         return f"{self.site}/{self.desk}/{session}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A delivery that could not be recorded: its topic, its payload, and why."""
+
+    topic: str
+    payload: bytes
+    reason: str
+
+
+REJECTED_HEAD_BYTES = 256  # of a rejected payload, kept to look at
+REJECTED_TEXT_CHARS = 1000  # of its topic and its reason
 
 
 # --- schema ----------------------------------------------------------------------------------
@@ -156,7 +172,15 @@ def _v1(db: Database) -> None:
     db.create_view("breaks", _BREAKS)
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1,)
+def _v2(db: Database) -> None:
+    """What the fleet collector could not record, kept so that it is acknowledged (and not
+    sent again for ever) without being lost from sight."""
+    db["rejected"].create({"received_utc": str, "topic": str, "payload_bytes": int,
+                           "payload_head": bytes, "reason": str})
+    db["rejected"].create_index(["received_utc"])
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2)
 """Schema versions in order; PRAGMA user_version is how many have been applied."""
 
 
@@ -259,6 +283,19 @@ class Store:
         self._maybe_prune(now)
         return new
 
+    def reject(self, rejected: Iterable[Rejected], *, now: datetime | None = None) -> int:
+        """Keep what could not be recorded (the payload's first bytes), in one transaction;
+        returns how many."""
+        at = iso_utc(now or datetime.now(UTC))
+        rows = [(at, r.topic[:REJECTED_TEXT_CHARS], len(r.payload),
+                 r.payload[:REJECTED_HEAD_BYTES], r.reason[:REJECTED_TEXT_CHARS])
+                for r in rejected]
+        if rows:
+            with transaction(self.db.conn) as conn:
+                conn.executemany("INSERT INTO rejected (received_utc, topic, payload_bytes,"
+                                 " payload_head, reason) VALUES (?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
     def close_dangling(self, site: str, desk: str, *, reason: str = "crashed") -> int:
         """Sessions of this desk that never said they ended (the agent was killed): ended
         at their last recorded minute. Returns how many."""
@@ -280,6 +317,7 @@ class Store:
             conn.execute("DELETE FROM events WHERE time_utc < ?", (cutoff,))
             conn.execute("DELETE FROM alerts WHERE time_utc < ?", (cutoff,))
             conn.execute("DELETE FROM received WHERE received_utc < ?", (cutoff,))
+            conn.execute("DELETE FROM rejected WHERE received_utc < ?", (cutoff,))
             conn.execute("DELETE FROM sessions WHERE coalesce(ended_utc, last_minute_utc,"
                          " started_utc) < ?", (cutoff,))
         return gone

@@ -303,7 +303,9 @@ def test_bad_payloads_are_counted_logged_and_dropped_and_collecting_goes_on(
     no_t = {k: v for k, v in good[0].payload.items() if k != "t"} | {"id": "no-t"}
     bad = [("alert", b"alert!"), ("event", b'{"t": 1, "event": "posture"}'),
            ("minute", b"[1, 2]"), ("alert", json.dumps({"id": 7}).encode()),
-           ("event", b"\xff\xfe"), ("alert", json.dumps(no_t).encode())]
+           ("event", b"\xff\xfe"), ("alert", json.dumps(no_t).encode()),
+           ("alert", b"[" * 3000), ("minute", b'{"id": "deep", "x": ' + b"[" * 900 + b"]" * 900
+                                     + b"}")]
     client = raw_client(broker)
     try:
         with collector(broker, prefix, db) as taking:
@@ -324,11 +326,21 @@ def test_bad_payloads_are_counted_logged_and_dropped_and_collecting_goes_on(
         client.loop_stop()
     assert (stats.recorded, stats.bad, stats.acknowledged) == (len(good), len(bad), len(infos))
     assert {row[0] for row in rows(db, "SELECT id FROM alerts")} == {m.id for m in good}
+    # Each kept with its reason, so nothing is lost from sight and nothing comes back.
+    kept = rows(db, "SELECT topic, payload_bytes, payload_head, reason FROM rejected")
+    assert sorted(row[:3] for row in kept) == sorted(
+        (f"{prefix}/hq/desk-3/{kind}", len(payload), payload[:256]) for kind, payload in bad)
+    reasons = [reason for *_, reason in kept]
+    assert "not JSON: Expecting value (line 1, column 1)" in reasons
+    assert "not UTF-8 text (byte 0)" in reasons
+    assert sum('no "id"' in r for r in reasons) == 2
+    assert sum("nested more than 32 deep" in r for r in reasons) == 2
+    assert "the log cannot take it: KeyError: 't'" in reasons
+    assert "expected a JSON object, got list" in reasons
+    # Logged at most once a minute per topic: the first on each of the three.
     warnings = [r.getMessage() for r in caplog.records if r.name == LOGGER]
-    assert len([w for w in warnings if f"on {prefix}/hq/desk-3/" in w]) == len(bad)
-    assert any("not JSON" in w for w in warnings)
-    assert any('no "id"' in w for w in warnings)
-    assert any("the log cannot take it: KeyError: 't'" in w for w in warnings)
+    refused = [w for w in warnings if w.startswith(f"refused a message on {prefix}/hq/desk-3/")]
+    assert len(refused) == 3
 
 
 @pytest.mark.parametrize(("topic", "payload", "reason"), [

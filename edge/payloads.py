@@ -1,0 +1,210 @@
+"""MQTT payloads from others: JSON objects read safely, and the commands as the schemas say.
+
+Owns two things every process that reads the broker shares:
+
+- `json_object`: bytes -> a JSON object, or the caller's error saying why not. Anyone on
+  the broker can send anything: bytes that are not UTF-8, NaN, or `[[[[...` nested
+  thousands deep (which makes Python's json raise RecursionError, not ValueError). All
+  of it becomes the caller's own error with a reason, never another exception.
+- `Commands`: the one definition of `cmd/ack` and `cmd/snooze`, `schemas/cmd-*.json`
+  compiled by fastjsonschema and checked at run time by the agent (what it applies) and
+  the dashboard (what it shows and what it sends) alike. The longest snooze is
+  [policy] snooze_max_min, which replaces the schema's maximum.
+
+Must not touch: the network, or what a valid command does (the policy).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any, Literal
+
+import fastjsonschema
+
+__all__ = [
+    "MAX_COMMAND_BYTES",
+    "MAX_ID_CHARS",
+    "MAX_MESSAGE_BYTES",
+    "MAX_NESTING",
+    "AckCommand",
+    "Command",
+    "CommandKind",
+    "Commands",
+    "InvalidCommand",
+    "command_schema",
+    "is_message_id",
+    "json_object",
+    "nesting",
+    "show",
+]
+
+MAX_COMMAND_BYTES = 4096
+# The largest message kept from the broker: a state is about 1.5 kB, a minute about 3 kB.
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_ID_CHARS = 128
+# Our payloads nest 4 deep at most (a state's seat map). Deeper is refused before parsing,
+# so nothing nested deeply enough to overflow Python's recursion (json.dumps of a view that
+# holds it, a schema check) is ever kept.
+MAX_NESTING = 32
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_object(payload: bytes, invalid: type[ValueError], *, constants: bool = True,
+                max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    """A payload that must be a JSON object of at most `max_bytes`, or `invalid` saying why
+    not. `constants`: whether NaN and Infinity pass (JSON has no such numbers)."""
+    if len(payload) > max_bytes:
+        raise invalid(f"payload of {len(payload)} bytes, more than {max_bytes}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise invalid(f"not UTF-8 text (byte {error.start})") from None
+    if nesting(text) > MAX_NESTING:
+        raise invalid(f"nested more than {MAX_NESTING} deep")
+    try:
+        data = json.loads(text) if constants else json.loads(
+            text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise invalid(f"not JSON: {error.msg} (line {error.lineno},"
+                      f" column {error.colno})") from None
+    except RecursionError:
+        raise invalid("not JSON this reader takes: nested too deeply") from None
+    except ValueError as error:
+        raise invalid(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise invalid(f"expected a JSON object, got {show(data)}")
+    return data
+
+
+def nesting(text: str) -> int:
+    """How deep the arrays and objects in JSON `text` nest (brackets inside strings do not
+    count); it stops counting past MAX_NESTING. Cheap for our payloads: only a text with
+    more opening brackets than MAX_NESTING is scanned."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return 0
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_NESTING:
+                break
+    return deepest
+
+
+def is_message_id(value: object) -> bool:
+    """What an `id` must be: a string of 1..MAX_ID_CHARS characters."""
+    return isinstance(value, str) and 1 <= len(value) <= MAX_ID_CHARS
+
+
+def show(value: object) -> str:
+    """A value for a message to a person: short, and never a whole hostile payload."""
+    text = json.dumps(value) if isinstance(value, str | int | float | bool | None) else \
+        type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+class InvalidCommand(ValueError):
+    """A command payload that is not what schemas/cmd-*.json allows; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class AckCommand:
+    """Someone acknowledged the alert `alert_id` (cmd/ack: {"id": "<alert id>"})."""
+
+    alert_id: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SnoozeCommand:
+    """Alerts snoozed for `minutes` (cmd/snooze: {"minutes": 1..snooze_max_min, "id": optional})."""
+
+    minutes: int
+    alert_id: str | None
+    received_at: datetime
+
+
+Command = AckCommand | SnoozeCommand
+CommandKind = Literal["ack", "snooze"]
+COMMAND_KINDS: tuple[CommandKind, ...] = ("ack", "snooze")
+
+
+def command_schema(kind: CommandKind) -> dict[str, Any]:
+    """schemas/cmd-<kind>.json, as installed with legwake."""
+    text = (resources.files("schemas") / f"cmd-{kind}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+class Commands:
+    """The cmd/ack and cmd/snooze payloads: checked against their schemas, with the longest
+    snooze `snooze_max_min` (None: the schema's own maximum)."""
+
+    def __init__(self, snooze_max_min: float | None = None) -> None:
+        schemas = {kind: command_schema(kind) for kind in COMMAND_KINDS}
+        minutes = schemas["snooze"]["properties"]["minutes"]
+        if snooze_max_min is not None:
+            minutes["maximum"] = int(snooze_max_min)
+        self.snooze_minutes: tuple[int, int] = (minutes["minimum"], minutes["maximum"])
+        self._validators = {kind: fastjsonschema.compile(schema)
+                            for kind, schema in schemas.items()}
+
+    def check(self, kind: str, body: object) -> dict[str, Any]:
+        """`body` if it is a valid `kind` command, else InvalidCommand with the schema's reason.
+        A whole-number float of minutes is an integer to JSON Schema: it comes back an int."""
+        validate = self._validators.get(kind)
+        if validate is None:
+            raise InvalidCommand(f"unknown command {show(kind)}: expected ack or snooze")
+        try:
+            validate(body)
+        except fastjsonschema.JsonSchemaValueException as error:
+            raise InvalidCommand(_reason(error, self.snooze_minutes)) from None
+        except RecursionError:
+            raise InvalidCommand("nested too deeply") from None
+        assert isinstance(body, dict)
+        if kind == "snooze" and isinstance(body["minutes"], float):
+            body = {**body, "minutes": int(body["minutes"])}
+        return body
+
+    def parse(self, kind: CommandKind, payload: bytes, *, received_at: datetime) -> Command:
+        """One cmd/ack or cmd/snooze payload -> its Command, or InvalidCommand saying why."""
+        body = self.check(kind, json_object(payload, InvalidCommand, constants=False,
+                                            max_bytes=MAX_COMMAND_BYTES))
+        if kind == "ack":
+            return AckCommand(alert_id=body["id"], received_at=received_at)
+        return SnoozeCommand(minutes=body["minutes"], alert_id=body.get("id"),
+                             received_at=received_at)
+
+
+def _reason(error: fastjsonschema.JsonSchemaValueException, snooze: tuple[int, int]) -> str:
+    """The schema's reason, said of the key ("minutes: must be ...") rather than of "data",
+    and in words for a missing or an unknown key."""
+    where = ".".join(str(part) for part in (error.path or [])[1:])
+    value = error.value
+    if error.rule == "required" and isinstance(value, dict):
+        missing = [key for key in error.rule_definition if key not in value]
+        return f"missing {', '.join(json.dumps(key) for key in missing)}"
+    if error.rule == "additionalProperties" and isinstance(value, dict):
+        allowed = error.definition.get("properties", {})
+        unknown = [key for key in value if key not in allowed]
+        return f"unknown key {show(unknown[0])}; expected {', '.join(allowed)}"
+    text = error.message
+    for prefix in (f"data.{where} ", "data "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    if where == "minutes":
+        text += f" (an integer {snooze[0]}..{snooze[1]})"
+    return f"{where}: {text}" if where else text
