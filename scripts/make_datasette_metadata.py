@@ -227,6 +227,21 @@ TABLES: dict[str, dict[str, Any]] = {
             "received_utc": f"When it was recorded ({UTC_NOTE})",
         },
     },
+    "rejected": {
+        "description": "What the fleet collector received and could not record (not JSON, no "
+                       "id, not what its kind needs): kept here, and acknowledged, so that it "
+                       "does not come back. Many rows from one topic point at a broken or "
+                       "hostile sender.",
+        "sort_desc": "received_utc",
+        "facets": ["topic"],
+        "columns": {
+            "received_utc": f"When it was refused ({UTC_NOTE})",
+            "topic": "The MQTT topic it came on",
+            "payload_bytes": "The payload's size (bytes)",
+            "payload_head": "The payload's first 256 bytes",
+            "reason": "Why it could not be recorded",
+        },
+    },
     "posture_segments": {
         "description": "View: each posture held, from its posture event to the next (or to "
                        "the end of the session).",
