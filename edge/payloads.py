@@ -35,10 +35,13 @@ __all__ = [
     "CommandKind",
     "Commands",
     "InvalidCommand",
+    "InvalidPayload",
+    "PayloadSchema",
     "command_schema",
     "is_message_id",
     "json_object",
     "nesting",
+    "schema",
     "show",
 ]
 
@@ -116,6 +119,10 @@ def _reject_constant(name: str) -> None:
 # --- commands ---------------------------------------------------------------------------------
 
 
+class InvalidPayload(ValueError):
+    """A payload that is not what its schema allows; the message says why."""
+
+
 class InvalidCommand(ValueError):
     """A command payload that is not what schemas/cmd-*.json allows; the message says why."""
 
@@ -142,10 +149,30 @@ CommandKind = Literal["ack", "snooze"]
 COMMAND_KINDS: tuple[CommandKind, ...] = ("ack", "snooze")
 
 
+def schema(name: str) -> dict[str, Any]:
+    """schemas/<name>.json, as installed with legwake."""
+    return json.loads((resources.files("schemas") / f"{name}.json").read_text(encoding="utf-8"))
+
+
 def command_schema(kind: CommandKind) -> dict[str, Any]:
-    """schemas/cmd-<kind>.json, as installed with legwake."""
-    text = (resources.files("schemas") / f"cmd-{kind}.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return schema(f"cmd-{kind}")
+
+
+class PayloadSchema:
+    """One payload's schema (schemas/<name>.json), compiled once: `check(body)` returns it,
+    or raises InvalidPayload with the schema's reason."""
+
+    def __init__(self, name: str, definition: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self._validate = fastjsonschema.compile(definition or schema(name))
+
+    def check(self, body: object) -> Any:
+        try:
+            return self._validate(body)
+        except fastjsonschema.JsonSchemaValueException as error:
+            raise InvalidPayload(f"not a valid {self.name}: {_reason(error)}") from None
+        except RecursionError:
+            raise InvalidPayload(f"not a valid {self.name}: nested too deeply") from None
 
 
 class Commands:
@@ -188,7 +215,8 @@ class Commands:
                              received_at=received_at)
 
 
-def _reason(error: fastjsonschema.JsonSchemaValueException, snooze: tuple[int, int]) -> str:
+def _reason(error: fastjsonschema.JsonSchemaValueException,
+            snooze: tuple[int, int] | None = None) -> str:
     """The schema's reason, said of the key ("minutes: must be ...") rather than of "data",
     and in words for a missing or an unknown key."""
     where = ".".join(str(part) for part in (error.path or [])[1:])
@@ -205,6 +233,6 @@ def _reason(error: fastjsonschema.JsonSchemaValueException, snooze: tuple[int, i
         if text.startswith(prefix):
             text = text[len(prefix):]
             break
-    if where == "minutes":
+    if where == "minutes" and snooze is not None:
         text += f" (an integer {snooze[0]}..{snooze[1]})"
     return f"{where}: {text}" if where else text

@@ -5,20 +5,16 @@ acknowledge. Screenshots go to tests/artifacts/."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from edge import processes
 from edge.processes import free_port
 from tests.browser import ARTIFACTS, broken_images, full_page_screenshot
 from tests.mosquitto import Mosquitto, Subscriber
+from tests.running import start, stop, wait_http
 
 SPEED = 30  # crossed_legs: upright 3-5 min, then crossed; the alert ~10 min into it
 PREFIX = "browserdash"
@@ -39,30 +35,6 @@ zero_file = ""
 port = {port}
 """)
     return path
-
-
-def start(args: list[str], cwd: Path, name: str) -> subprocess.Popen:
-    with open(cwd / f"{name}.log", "a") as log:
-        return subprocess.Popen([sys.executable, "-m", "edge", *args], cwd=cwd,
-                                stdout=subprocess.DEVNULL, stderr=log)
-
-
-def stop(process: subprocess.Popen) -> None:
-    processes.stop([(process, signal.SIGINT)], timeout=20)
-
-
-def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if json.load(answer)["broker_connected"]:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer: {log.read_text()}")
 
 
 @pytest.fixture
