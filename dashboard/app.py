@@ -11,9 +11,23 @@ Owns the routes and what each answers:
                          `/history/csv/<table>.csv` and `/history/csv.zip` the downloads.
 - `/login`, `/logout`    signing in with the token, when one is configured.
 
-Every request goes through the token gate (dashboard/auth.py). Browsers get updates
-through bounded per-client queues: a client that falls behind gets a fresh snapshot
-instead of the backlog.
+- `/healthz`             JSON for monitors: 200 while the MQTT pump runs (a broker outage
+                         only shows as `broker_connected: false`: the dashboard still
+                         serves, and reconnects by itself), 503 with a `reason` while the
+                         pump is down; counts of refused, failed, dropped messages and of
+                         evicted desks.
+
+Every request first has its Host header checked (port aside): the loopback names, [dashboard]
+host when it is one address or name, and [dashboard] allowed_hosts pass; any other gets
+400, so a web page cannot read the desks or snooze alerts through DNS rebinding. Then the
+token gate (dashboard/auth.py). Browsers get updates through bounded per-client queues: a
+client that falls behind gets a fresh snapshot instead of the backlog.
+
+The MQTT pump (arrivals -> fleet -> browsers) and the stale tick run supervised: a message
+that makes the pump fail is counted and logged (once a minute per topic) and the next
+one handled; a task that ends anyway is logged and started again after a short pause.
+An error answers a short generic page or JSON: no traceback, no file path (the server's
+log has them).
 
 Must not touch: MQTT details (dashboard/bridge.py), what messages mean
 (dashboard/fleet.py), the log's queries (dashboard/history.py).
@@ -23,11 +37,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,10 +50,12 @@ from typing import Any
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -55,6 +72,7 @@ from edge.payloads import (
     is_message_id,
     json_object,
 )
+from edge.refusals import Refusals
 from edge.report import CSS as REPORT_CSS
 
 log = logging.getLogger(__name__)
@@ -64,6 +82,9 @@ CLIENT_QUEUE = 500
 TICK_S = 1.0
 SEED_HOURS = 24
 PING_S = 15
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # as Host headers name them
+RESTART_PAUSE_S = (1.0, 30.0)  # a stopped task waits the first, doubling up to the second
+RESTART_CALM_S = 60.0  # a task that ran this long starts again from the shortest pause
 _RESYNC = object()  # in a client's queue: send a whole snapshot
 
 
@@ -101,13 +122,51 @@ class Hub:
             self._clients.discard(queue)
 
 
+class Supervised:
+    """A background task that must keep running: when it ends or fails (it never should)
+    it is logged with its traceback and started again after a pause that doubles while it
+    keeps stopping; `up` is False in between."""
+
+    def __init__(self, name: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.name = name
+        self.work = work
+        self.up = False
+        self.restarts = 0
+        self.task: asyncio.Task[None] | None = None  # the running work, when up
+
+    async def run(self) -> None:
+        """Run `work` until cancelled, restarting it whenever it stops."""
+        pause = RESTART_PAUSE_S[0]
+        while True:
+            started = time.monotonic()
+            self.task = asyncio.create_task(self.work(), name=self.name)
+            self.up = True
+            try:
+                await asyncio.wait([self.task])
+            except asyncio.CancelledError:  # the app stops
+                self.task.cancel()
+                await asyncio.gather(self.task, return_exceptions=True)
+                self.up = False
+                raise
+            self.up = False
+            if time.monotonic() - started >= RESTART_CALM_S:
+                pause = RESTART_PAUSE_S[0]
+            error = None if self.task.cancelled() else self.task.exception()
+            why = repr(error) if error else "cancelled" if self.task.cancelled() else "returned"
+            log.error("the dashboard's %s stopped (%s); starting it again in %g s", self.name,
+                      why, pause, exc_info=error)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, RESTART_PAUSE_S[1])
+            self.restarts += 1
+
+
 def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette:
     """The app for this configuration; `bridge` defaults to one on [mqtt] (started with the
     app, stopped with it)."""
     settings = config.dashboard
     commands = Commands(config.policy.snooze_max_min)  # as the agent checks them
     fleet = Fleet(config.mqtt.topic_prefix, commands=commands, alerts_kept=settings.alerts_kept,
-                  stale_after_s=settings.stale_after_s)
+                  stale_after_s=settings.stale_after_s, max_desks=settings.max_desks)
     hub = Hub(fleet)
     history = History(settings.db or config.log.path)
     gate = TokenGate(settings.token)
@@ -119,12 +178,19 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
             "snooze_minutes": tuple(m for m in (15, 30, 60) if m <= commands.snooze_minutes[1]),
             "signed_in": gate.required}
 
+    failed = Refusals(log, "message (the dashboard failed on it)")
+
     async def pump() -> None:
         assert mqtt_bridge.arrivals is not None
         while True:
             arrival = await mqtt_bridge.arrivals.get()
-            for update in fleet.message(arrival.topic, arrival.payload, arrival.at):
-                hub.broadcast(update)
+            try:  # one message, whatever it holds, never stops the ones after it
+                for update in fleet.message(arrival.topic, arrival.payload, arrival.at):
+                    hub.broadcast(update)
+            except Exception as error:
+                failed.refuse(arrival.topic, f"{type(error).__name__}: {error}")
+                log.debug("the dashboard failed on a message on %s", arrival.topic[:200],
+                          exc_info=True)
 
     async def tick() -> None:
         while True:
@@ -141,12 +207,14 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
             return
         fleet.seed_alerts(rows)
 
+    supervised = [Supervised("MQTT pump", pump), Supervised("stale tick", tick)]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await seed()
         mqtt_bridge.start()
-        tasks = [asyncio.create_task(pump(), name="mqtt pump"),
-                 asyncio.create_task(tick(), name="stale tick")]
+        tasks = [asyncio.create_task(task.run(), name=f"{task.name} supervisor")
+                 for task in supervised]
         try:
             yield
         finally:
@@ -242,7 +310,7 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
         try:
             text = history.csv(data, name)
         except KeyError:
-            return _problem(404, f"no table {name!r}; tables: "
+            return _problem(404, f"no table {name[:40]!r}; tables: "
                                  f"{', '.join(history.table_names(data))}")
         return Response(text, media_type="text/csv; charset=utf-8",
                         headers=_download(f"{stem}-{name}.csv"))
@@ -273,7 +341,33 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
         return response
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "broker_connected": hub.broker_connected})
+        down = [task.name for task in supervised if not task.up]
+        body: dict[str, Any] = {
+            "ok": not down, "broker_connected": hub.broker_connected,
+            "desks": fleet.desk_count, "desks_evicted": fleet.evicted,
+            "messages_refused": fleet.ignored + mqtt_bridge.refused.total, "messages_failed": failed.total,
+            "messages_dropped": mqtt_bridge.dropped,
+            "restarts": {task.name: task.restarts for task in supervised}}
+        if down:
+            body["reason"] = f"the {' and the '.join(down)} stopped: starting again"
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        """Starlette's 404, 405...: its standard phrase, never the path asked for."""
+        assert isinstance(error, HTTPException)
+        if _wants_json(request):
+            return JSONResponse({"error": error.detail}, status_code=error.status_code,
+                                headers=error.headers)
+        return PlainTextResponse(error.detail, status_code=error.status_code,
+                                 headers=error.headers)
+
+    async def server_error(request: Request, error: Exception) -> Response:
+        """Anything unexpected: a generic answer (uvicorn logs the traceback)."""
+        message = "the dashboard failed on this request; its log says why"
+        if _wants_json(request):
+            return _problem(500, message)
+        return PlainTextResponse(f"Internal Server Error: {message}", status_code=500)
 
     class Gate(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint
@@ -304,10 +398,40 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Gate)])
+    app = Starlette(
+        routes=routes, lifespan=lifespan,
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(config),
+                               www_redirect=False),
+                    Middleware(Gate)],
+        exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.hub = hub
     app.state.bridge = mqtt_bridge
+    app.state.supervised = supervised
     return app
+
+
+def allowed_hosts(config: Config) -> list[str]:
+    """The Host headers answered (their host part, as TrustedHostMiddleware compares it):
+    the loopback names, [dashboard] host unless it is every address, allowed_hosts."""
+    hosts = list(LOOPBACK_HOSTS)
+    for name in (config.dashboard.host, *config.dashboard.allowed_hosts):
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            host = name.lower()
+        else:
+            if address.is_unspecified:  # 0.0.0.0, ::: no one name for this machine
+                continue
+            host = f"[{address.compressed}]" if address.version == 6 else address.compressed
+        if host not in hosts:
+            hosts.append(host)
+    return hosts
+
+
+def _wants_json(request: Request) -> bool:
+    """Scripts and the page's fetches: errors as JSON, like the routes' own."""
+    path = request.url.path
+    return path.startswith(("/api/", "/history/csv")) or path == "/healthz"
 
 
 def _problem(status: int, message: str) -> JSONResponse:

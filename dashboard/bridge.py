@@ -5,7 +5,8 @@ Owns one paho-mqtt client (paho's types stop here). It subscribes to every desk'
 with a clean session: the retained status and state rebuild the picture on every
 connect. paho's network thread only puts `(topic, payload, arrival)` into a bounded
 asyncio queue on the app's loop (the oldest is dropped, counted and logged, when the app
-falls behind); the app takes them from there. Commands are published at QoS 1 and count
+falls behind); the app takes them from there. A payload over MAX_MESSAGE_BYTES is refused
+before it is copied, so the queue holds at most QUEUE_SIZE payloads of that size. Commands are published at QoS 1 and count
 as sent once the broker has acknowledged them.
 
 Must not touch: what the messages mean (dashboard/fleet.py) or HTTP (dashboard/app.py).
@@ -27,7 +28,9 @@ from paho.mqtt import client as paho
 from paho.mqtt.enums import MQTTErrorCode
 
 from edge.config import DashboardConfig, MqttConfig
+from edge.payloads import MAX_MESSAGE_BYTES
 from edge.publish import make_client
+from edge.refusals import Refusals
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ class MqttBridge:
         self.on_connection: Callable[[bool], None] | None = None  # told of each (dis)connect
         self.connected = False
         self.dropped = 0
+        self.refused = Refusals(log, "message")  # the app's loop only
         self.arrivals: asyncio.Queue[Arrival] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -121,6 +125,12 @@ class MqttBridge:
     def _on_message(self, client: paho.Client, userdata: object,
                     message: paho.MQTTMessage) -> None:
         if self._loop is None:
+            return
+        size = len(message.payload)
+        if size > MAX_MESSAGE_BYTES:  # refused before it is copied or queued
+            self._loop.call_soon_threadsafe(
+                self.refused.refuse, message.topic,
+                f"payload of {size} bytes, more than {MAX_MESSAGE_BYTES}")
             return
         arrival = Arrival(message.topic, bytes(message.payload), time.monotonic())
         self._loop.call_soon_threadsafe(self._enqueue, arrival)

@@ -21,15 +21,18 @@ Must not touch: the network (the MQTT bridge and the web app feed it) or the wal
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.payloads import Commands, is_message_id, json_object
+from edge.config import SEGMENT
+from edge.payloads import Commands, PayloadSchema, is_message_id, json_object
 from edge.refusals import Refusals
 
 log = logging.getLogger(__name__)
 
+_SEGMENT = re.compile(SEGMENT)
 TOPIC_KINDS = ("status", "state", "alert", "event", "cmd/ack", "cmd/snooze")
 EVICTIONS_LOGGED_EVERY_S = 60.0
 
@@ -97,6 +100,7 @@ class Fleet:
     max_desks: int = 500
     evicted: int = 0  # desks dropped for newer ones beyond max_desks (logged by tick)
     commands: Commands = field(default_factory=Commands)  # how cmd/ack and cmd/snooze read
+    _alert_schema: PayloadSchema = field(default_factory=lambda: PayloadSchema("alert"))
     _refused: Refusals = field(default_factory=lambda: Refusals(log, "message"))
     # Least recently heard from first: the next to evict.
     _desks: OrderedDict[DeskKey, _Desk] = field(default_factory=OrderedDict)
@@ -119,7 +123,7 @@ class Fleet:
             key, kind = parsed
             if kind == "status":
                 return self._status(key, payload.decode("utf-8").strip())
-            body = json_object(payload, ValueError)
+            body = json_object(payload, ValueError, constants=False)  # NaN is no JSON
             handle = {"state": self._state, "alert": self._alert, "event": self._event,
                       "cmd/ack": self._cmd_ack, "cmd/snooze": self._cmd_snooze}[kind]
             return handle(key, body, now)
@@ -149,8 +153,8 @@ class Fleet:
         Also logs the evictions since the last such line, if that was a minute ago."""
         if self._evictions_unlogged and (self._evictions_logged_at is None or now
                                          - self._evictions_logged_at >= EVICTIONS_LOGGED_EVERY_S):
-            log.warning("more desks than max_desks (%d): %d desk(s) silent the longest no "
-                        "longer followed (%d since the start)", self.max_desks,
+            log.warning("more desks than [dashboard] max_desks (%d): %d desk(s) silent the "
+                        "longest no longer followed (%d since the start)", self.max_desks,
                         self._evictions_unlogged, self.evicted)
             self._evictions_unlogged, self._evictions_logged_at = 0, now
         changed = []
@@ -175,6 +179,10 @@ class Fleet:
     def has_desk(self, desk: DeskKey) -> bool:
         return desk in self._desks
 
+    @property
+    def desk_count(self) -> int:
+        return len(self._desks)
+
     # --- per topic ---------------------------------------------------------------------
 
     def _parse_topic(self, topic: str) -> tuple[DeskKey, str] | None:
@@ -184,6 +192,8 @@ class Fleet:
         kind = "/".join(parts[3:])
         if kind not in TOPIC_KINDS:
             return None
+        if not (_SEGMENT.fullmatch(parts[1]) and _SEGMENT.fullmatch(parts[2])):
+            raise ValueError("not a desk's topic: site and desk are letters, digits, - and _")
         return DeskKey(parts[1], parts[2]), kind
 
     def _desk(self, key: DeskKey) -> tuple[_Desk, list[dict[str, Any]]]:
@@ -226,6 +236,7 @@ class Fleet:
         return [*removed, {"desk": desk.view()}]
 
     def _alert(self, key: DeskKey, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        self._alert_schema.check(body)  # what the feed shows people is what an agent sends
         alert = self._add_alert(key, body)  # first: an alert it refuses makes no desk
         _, removed = self._desk(key)
         return [*removed, *([] if alert is None else [{"alert": alert.view()}])]

@@ -4,15 +4,24 @@ Owns choosing what to show from the log (which desks it has, a sensible default 
 and turning `edge.report`'s data into the page's sections and CSV downloads. The figures
 are the report's own (edge/report_plots.py), so the page and `legwake report` agree.
 
+What the browser sees of the log is safe to show: a day outside FIRST_DAY..LAST_DAY
+is a ReportError before any date arithmetic (the report's widens the range by days, which
+overflows near years 1 and 9999), and no message names the log's file: its path (server
+layout) reads "the log", and goes to the server's own log in full.
+
 Must not touch: the log's contents (it is opened read-only by edge.report.open_log) or
 the live view.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
+import sqlite3
 import threading
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,9 +38,16 @@ from edge.report import (
     tables,
 )
 
-__all__ = ["DEFAULT_DAYS", "History", "HistoryQuery", "NoDataError", "ReportError"]
+__all__ = ["DEFAULT_DAYS", "FIRST_DAY", "LAST_DAY", "History", "HistoryQuery", "NoDataError",
+           "ReportError"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DAYS = 7
+# The days one may ask for: no legwake log has minutes outside them, and the report's range
+# arithmetic (a day either side) stays far from date's limits (years 1 and 9999).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 # matplotlib's Agg figures are drawn one at a time: a page asked for twice at once waits.
 _DRAWING = threading.Lock()
 
@@ -65,22 +81,29 @@ class History:
         """The desks with logged minutes, by name."""
         if not self.exists:
             return []
-        conn = open_log(self.db_path)
-        try:
-            return [row[0] for row in conn.execute(
-                "SELECT DISTINCT desk FROM minutes ORDER BY desk")]
-        finally:
-            conn.close()
+        with self._reading():
+            conn = open_log(self.db_path)
+            try:
+                return [row[0] for row in conn.execute(
+                    "SELECT DISTINCT desk FROM minutes ORDER BY desk")]
+            finally:
+                conn.close()
 
     def query(self, desk: str | None, start: date | None, end: date | None) -> HistoryQuery:
         """The range asked for, its missing ends filled in: up to the last local day with
-        data, DEFAULT_DAYS days long (today when the log is empty)."""
+        data, DEFAULT_DAYS days long (today when the log is empty), within FIRST_DAY..LAST_DAY
+        (ReportError for a day outside)."""
+        for name, day in (("from", start), ("to", end)):
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise ReportError(f"{name}: expected a day from {FIRST_DAY} to {LAST_DAY}, "
+                                  f"got {day}")
         if end is None:
-            end = self._last_day(desk) or date.today()
+            # A log may hold a forged or misclocked minute far away: not past the limits.
+            end = _within(self._last_day(desk) or date.today())
             if start is not None and start > end:
-                end = start + timedelta(days=DEFAULT_DAYS - 1)
+                end = min(start + timedelta(days=DEFAULT_DAYS - 1), LAST_DAY)
         if start is None:
-            start = min(end - timedelta(days=DEFAULT_DAYS - 1), end)
+            start = max(min(end - timedelta(days=DEFAULT_DAYS - 1), end), FIRST_DAY)
         if start > end:
             raise ReportError(f"the range starts ({start}) after it ends ({end})")
         return HistoryQuery(desk or None, start, end)
@@ -88,9 +111,10 @@ class History:
     def load(self, query: HistoryQuery) -> ReportData:
         """The report's data; NoDataError when nothing was logged in the range."""
         if not self.exists:
-            raise NoDataError(f"no log at {self.db_path or '(none configured)'} yet: "
-                              "it appears once an agent has logged its first minute")
-        return load_report(self.db_path, desk=query.desk, start=query.start, end=query.end)
+            log.info("history: no log at %s yet", self.db_path or "(none configured)")
+            raise NoDataError("no log yet: it appears once an agent has logged its first minute")
+        with self._reading():
+            return load_report(self.db_path, desk=query.desk, start=query.start, end=query.end)
 
     def sections(self, data: ReportData) -> tuple[str, str]:
         """The report's title and sections (figures drawn now, one page at a time)."""
@@ -117,15 +141,16 @@ class History:
         {"site", "desk", "payload": the alert message, "outcome": dict or None}."""
         if not self.exists:
             return []
-        conn = open_log(self.db_path)
-        try:
-            rows = conn.execute(
-                "SELECT site, desk, id, t, time_utc, kind, nerve_site, posture,"
-                " time_to_numbness_s, message, acknowledged, snoozed, moved, response_s,"
-                " responded FROM alerts WHERE time_utc >= ? AND kind IS NOT NULL"
-                " ORDER BY time_utc DESC LIMIT ?", (since_utc, limit)).fetchall()
-        finally:
-            conn.close()
+        with self._reading():  # a damaged log: a ReportError, and the dashboard still starts
+            conn = open_log(self.db_path)
+            try:
+                rows = conn.execute(
+                    "SELECT site, desk, id, t, time_utc, kind, nerve_site, posture,"
+                    " time_to_numbness_s, message, acknowledged, snoozed, moved, response_s,"
+                    " responded FROM alerts WHERE time_utc >= ? AND kind IS NOT NULL"
+                    " ORDER BY time_utc DESC LIMIT ?", (since_utc, limit)).fetchall()
+            finally:
+                conn.close()
         out = []
         for (site, desk, alert_id, t, time_utc, kind, nerve_site, posture, ttn, message,
              acknowledged, snoozed, moved, response_s, responded) in reversed(rows):
@@ -140,12 +165,46 @@ class History:
     def _last_day(self, desk: str | None) -> date | None:
         if not self.exists:
             return None
-        conn = open_log(self.db_path)
+        with self._reading():
+            conn = open_log(self.db_path)
+            try:
+                where, params = (" WHERE desk = ?", (desk,)) if desk else ("", ())
+                row = conn.execute(
+                    f"SELECT date(max(minute_utc), 'localtime') FROM minutes{where}",
+                    params).fetchone()
+            finally:
+                conn.close()
+            return date.fromisoformat(row[0]) if row and row[0] else None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The log's errors as a browser may see them: the file's path becomes "the log"
+        (the full message goes to the server's log); SQLite's own errors, a ReportError."""
         try:
-            where, params = (" WHERE desk = ?", (desk,)) if desk else ("", ())
-            row = conn.execute(f"SELECT date(max(minute_utc), 'localtime') FROM minutes{where}",
-                               params).fetchone()
-        finally:
-            conn.close()
-        return date.fromisoformat(row[0]) if row and row[0] else None
+            yield
+        except ReportError as error:
+            log.info("history: %s", error)
+            raise type(error)(self._without_path(str(error))) from None
+        except (sqlite3.DatabaseError, ValueError) as error:  # a damaged log, odd dates in it
+            log.warning("history: cannot read %s: %s", self.db_path, error)
+            raise ReportError(f"the log cannot be read ({self._without_path(str(error))})"
+                              ) from None
+
+    def _without_path(self, text: str) -> str:
+        """edge.report starts a message with the path ("<path>: no minutes logged ..."); a
+        path with a directory in it is taken out anywhere (a bare file name says nothing)."""
+        if not self.db_path:
+            return text
+        path = Path(self.db_path)
+        forms = {self.db_path, str(path), str(path.resolve()), path.resolve().as_uri()}
+        for form in sorted(forms, key=len, reverse=True):
+            if text.startswith(f"{form}: "):
+                text = "the log: " + text[len(form) + 2:]
+            elif "/" in form:
+                text = text.replace(form, "the log")
+        return text
+
+
+def _within(day: date) -> date:
+    return min(max(day, FIRST_DAY), LAST_DAY)
 

@@ -2,7 +2,9 @@
 
 Owns the listening socket and the server's life: the socket is bound here first, so a
 taken port is a clear OSError before anything starts; uvicorn's own access log is off
-(URLs may carry what people typed) and its lines go through legwake's logging.
+(URLs may carry what people typed) and its lines go through legwake's logging. Listening
+on every address (0.0.0.0, ::) with no [dashboard] allowed_hosts is allowed but warned
+about: only the loopback names pass the app's Host check then.
 
 Must not touch: routes and pages (dashboard/app.py).
 """
@@ -16,7 +18,7 @@ import socket
 
 import uvicorn
 
-from dashboard.app import create_app
+from dashboard.app import allowed_hosts, create_app
 from edge.config import Config
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,11 @@ def serve(config: Config) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S))
     log.info("dashboard at %s", url_of(settings.host, settings.port), extra={
         "history_log": settings.db or config.log.path or None,
-        "token_required": bool(settings.token)})
+        "token_required": bool(settings.token), "allowed_hosts": allowed_hosts(config)})
+    if settings.host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        log.warning("the dashboard listens on every address but answers only Host headers "
+                    "naming this machine's loopback (localhost, 127.0.0.1, ::1): list the "
+                    "names people browse to in [dashboard] allowed_hosts")
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: a quiet one here, so a requested stop ends the command normally (exit 0).
     previous = {signum: signal.signal(signum, _stopped)

@@ -1,5 +1,5 @@
 """Shared fixtures: real Mosquitto brokers (tests/mosquitto.py), headless Chromium
-(tests/browser.py)."""
+(tests/browser.py), the dashboard's history on an office's log (tests/dashboard_app.py)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,23 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         pytest.skip(reason)
     with chromium_browser.chromium(tmp_path / "chromium-profile") as driver:
         yield driver
+
+
+# --- the dashboard (tests/dashboard_app.py; imported here only when a test asks) ----------
+
+
+@pytest.fixture(scope="session")
+def office_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A log of three workdays at two desks (tests/dashboard_app.py), read only by tests."""
+    from tests.dashboard_app import write_office_log
+
+    return write_office_log(tmp_path_factory.mktemp("history") / "fleet.db")
+
+
+@pytest.fixture
+def dashboard_history(broker: Mosquitto, tmp_path: Path, office_log: Path) -> Iterator[Any]:
+    """A running dashboard (a TestClient) whose history view reads `office_log`."""
+    from tests.dashboard_app import client_of, config_for
+
+    with client_of(config_for(broker, tmp_path, "hist", db=str(office_log))) as client:
+        yield client

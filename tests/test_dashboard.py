@@ -1,6 +1,7 @@
 """The dashboard's app against a real Mosquitto and a real log: the live picture, commands,
 the token gate, the history view and its downloads. (The page itself, in Chromium:
-tests/test_dashboard_browser.py.)"""
+tests/test_dashboard_browser.py; what an attacker tries: tests/test_dashboard_hostile.py;
+the app's test set-up: tests/dashboard_app.py.)"""
 
 from __future__ import annotations
 
@@ -11,48 +12,32 @@ import json
 import logging
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from dashboard.app import create_app
 from dashboard.fleet import DeskKey, Fleet
-from edge.config import (
-    Config,
-    ConfigError,
-    DashboardConfig,
-    LogConfig,
-    MqttConfig,
-    load_config,
-)
+from edge.config import ConfigError, DashboardConfig, load_config
 from edge.store import Store
+from tests.dashboard_app import (
+    ALERT,
+    STATE,
+    client_of,
+    config_for,
+    feed,
+    live_dashboard,
+    wait_until,
+)
 from tests.mosquitto import Mosquitto, Subscriber
 from tests.sittings import workday
 
 TOKEN = "s3cret-token-for-tests-0123"
-STATE = {"t": 12.0, "posture": "upright", "confidence": 0.9,
-         "sites": {s: {"pressure_mmhg": 20.0, "time_to_numbness_s": None} for s in (
-             "sciatic_left", "sciatic_right", "thigh_left", "thigh_right", "peroneal_left",
-             "peroneal_right")},
-         "sensors": {"mat": "ok", "imu_left": "ok", "imu_right": "stale"},
-         "seat": {"map_mmhg": [[0] * 16 for _ in range(16)], "load_n": 500.0},
-         "sitting_s": 600.0, "last_break": None, "time": "2026-11-20T10:00:00Z"}
-ALERT = {"t": 30.0, "event": "alert", "id": "20261120T100000000000Z-a1", "kind": "numbness",
-         "site": "peroneal_left", "posture": "crossed_left_over_right",
-         "time_to_numbness_s": 170.0, "message": "Uncross your legs.",
-         "time": "2026-11-20T10:00:30Z"}
 
 
 # --- the fleet, alone ---------------------------------------------------------------------
-
-
-def feed(fleet: Fleet, topic: str, body: Any, now: float = 0.0) -> list[dict[str, Any]]:
-    payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    return fleet.message(f"legwake/office/desk-1/{topic}", payload, now)
 
 
 def test_the_fleet_follows_a_desk_and_its_alerts():
@@ -119,33 +104,12 @@ def test_the_fleet_counts_and_skips_what_it_cannot_read(topic, body, caplog):
 # --- the app on a real broker ---------------------------------------------------------------
 
 
-def config_for(broker: Mosquitto, tmp_path: Path, prefix: str, **dashboard: Any) -> Config:
-    return Config(mqtt=MqttConfig(host=broker.host, port=broker.port, topic_prefix=prefix,
-                                  outbox_path=str(tmp_path / "outbox.db")),
-                  log=LogConfig(path=str(tmp_path / "legwake.db")),
-                  dashboard=DashboardConfig(**dashboard))
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "it") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise TimeoutError(f"waited {timeout} s for {what}")
-
-
 @pytest.fixture
 def live(broker: Mosquitto, tmp_path: Path) -> Iterator[tuple[TestClient, Subscriber, str]]:
     """The app on the session's broker under its own prefix, and a client of that broker
     playing the desk (publishing) and listening to the commands."""
-    prefix = f"dash{time.monotonic_ns() % 10**9}"
-    app = create_app(config_for(broker, tmp_path, prefix))
-    desk = Subscriber(broker, [f"{prefix}/+/+/cmd/#"])
-    with desk, TestClient(app) as client:
-        wait_until(lambda: client.get("/healthz").json()["broker_connected"], what="broker")
-        yield client, desk, prefix
+    with live_dashboard(broker, tmp_path) as running:
+        yield running
 
 
 def test_the_app_shows_what_the_desk_publishes_and_sends_its_commands(live):
@@ -200,8 +164,8 @@ def test_bad_commands_are_refused_with_a_reason_and_nothing_is_published(live, k
 
 def test_a_command_while_the_broker_is_down_says_so(make_broker, tmp_path):
     broker = make_broker()
-    app = create_app(config_for(broker, tmp_path, "legwake"))
-    with Subscriber(broker, []) as desk, TestClient(app) as client:
+    with Subscriber(broker, []) as desk, \
+            client_of(config_for(broker, tmp_path, "legwake")) as client:
         wait_until(lambda: client.get("/healthz").json()["broker_connected"], what="broker")
         desk.publish("legwake/office/desk-1/alert", json.dumps(ALERT))
         wait_until(lambda: client.get("/api/snapshot").json()["alerts"], what="the alert")
@@ -239,9 +203,8 @@ def test_with_a_token_every_page_and_call_needs_it_and_no_page_or_log_shows_it(
     config = config_for(broker, tmp_path, "tokened", host="0.0.0.0", token=TOKEN)
     config = dataclasses.replace(config, mqtt=dataclasses.replace(
         config.mqtt, username="u", password=password))
-    app = create_app(config)
     seen: list[str] = []
-    with caplog.at_level(logging.DEBUG), TestClient(app) as client:
+    with caplog.at_level(logging.DEBUG), client_of(config) as client:
         for path in ("/", "/history", "/api/snapshot", "/history/csv.zip"):
             answer = client.get(path, follow_redirects=False)
             assert answer.status_code in (303, 401), path
@@ -279,29 +242,11 @@ def test_with_a_token_every_page_and_call_needs_it_and_no_page_or_log_shows_it(
         assert password not in text
 
 
-# --- the history view ----------------------------------------------------------------------
+# --- the history view (of office_log, tests/conftest.py) ----------------------------------
 
 
-@pytest.fixture(scope="module")
-def office_log(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("history") / "fleet.db"
-    store = Store(str(path))
-    store.record(workday(datetime(2026, 11, 16, 8, 0, tzinfo=UTC), hours=3, seed=3)
-                 + workday(datetime(2026, 11, 17, 8, 0, tzinfo=UTC), hours=2, seed=4)
-                 + workday(datetime(2026, 11, 17, 9, 0, tzinfo=UTC), hours=2, seed=5,
-                           desk="desk-2", person="p-4"))
-    store.close()
-    return path
-
-
-@pytest.fixture
-def history(broker, tmp_path, office_log) -> Iterator[TestClient]:
-    app = create_app(config_for(broker, tmp_path, "hist", db=str(office_log)))
-    with TestClient(app) as client:
-        yield client
-
-
-def test_the_history_view_shows_the_reports_charts_for_a_desk_and_range(history):
+def test_the_history_view_shows_the_reports_charts_for_a_desk_and_range(dashboard_history):
+    history = dashboard_history
     page = history.get("/history", params={"desk": "desk-1", "from": "2026-11-16",
                                            "to": "2026-11-17"})
     assert page.status_code == 200
@@ -318,7 +263,8 @@ def test_the_history_view_shows_the_reports_charts_for_a_desk_and_range(history)
     assert 'name="from" value="2026-11-11"' in default.text
 
 
-def test_the_history_downloads_are_the_reports_tables(history):
+def test_the_history_downloads_are_the_reports_tables(dashboard_history):
+    history = dashboard_history
     params = {"desk": "desk-1", "from": "2026-11-16", "to": "2026-11-16"}
     daily = history.get("/history/csv/daily.csv", params=params)
     assert daily.status_code == 200
@@ -341,19 +287,19 @@ def test_the_history_downloads_are_the_reports_tables(history):
     ({"from": "2025-01-01", "to": "2025-01-02"}, 200, "no minutes logged from 2025-01-01"),
     ({"desk": "desk-7"}, 200, "no minutes logged"),
 ])
-def test_the_history_view_explains_a_range_it_cannot_show(history, params, status, says):
-    page = history.get("/history", params=params)
+def test_the_history_view_explains_a_range_it_cannot_show(dashboard_history, params, status,
+                                                          says):
+    page = dashboard_history.get("/history", params=params)
     assert page.status_code == status
     assert says in page.text
     assert 'id="problem"' in page.text
 
 
 def test_the_history_view_without_a_log_yet(broker, tmp_path):
-    app = create_app(config_for(broker, tmp_path, "nolog"))
-    with TestClient(app) as client:
+    with client_of(config_for(broker, tmp_path, "nolog")) as client:
         page = client.get("/history")
     assert page.status_code == 200
-    assert "no log at" in page.text and "first minute" in page.text
+    assert "no log yet" in page.text and "first minute" in page.text
 
 
 def test_a_dashboard_opened_late_shows_the_days_alerts_from_the_log(broker, tmp_path):
@@ -362,8 +308,7 @@ def test_a_dashboard_opened_late_shows_the_days_alerts_from_the_log(broker, tmp_
     start = datetime.now(UTC).replace(microsecond=0)
     store.record(workday(start.replace(hour=0, minute=0, second=0), hours=1, seed=8))
     store.close()
-    app = create_app(config_for(broker, tmp_path, "late"))
-    with TestClient(app) as client:
+    with client_of(config_for(broker, tmp_path, "late")) as client:
         alerts = client.get("/api/snapshot").json()["alerts"]
     assert alerts, "the log's alerts of the last day"
     assert all(a["desk"] == "office/desk-1" for a in alerts)

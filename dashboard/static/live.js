@@ -1,4 +1,5 @@
-// legwake live view: desks and alerts from /api/stream (server-sent events).
+// legwake live view: desks and alerts from /api/stream (server-sent events): a snapshot,
+// then updates that add, change or remove a desk (one the dashboard stopped following).
 // Everything shown is built with textContent: no message text is ever parsed as HTML.
 "use strict";
 
@@ -346,7 +347,20 @@ function applySnapshot(snapshot) {
   setBroker(snapshot.broker.connected, true);
 }
 
+function removeDesk(removed) {
+  // The dashboard stopped following this desk ([dashboard] max_desks): it goes, with its alerts.
+  const entry = desks.get(removed.desk);
+  if (entry) { entry.element.remove(); desks.delete(removed.desk); }
+  for (const key of removed.alerts || []) {
+    const alert = alerts.get(key);
+    if (alert) { alert.element.remove(); alerts.delete(key); }
+  }
+  document.getElementById("no-desks").hidden = desks.size > 0;
+  document.getElementById("no-alerts").hidden = alerts.size > 0;
+}
+
 function applyUpdate(update) {
+  if (update.removed) removeDesk(update.removed);
   if (update.desk) renderDesk(update.desk);
   if (update.alert) renderAlert(update.alert, !alerts.has(update.alert.key));
   if (update.broker) setBroker(update.broker.connected, true);
