@@ -97,7 +97,8 @@ def main() -> None:
         port = free_port()
         config = work / "config.toml"
         config.write_text(f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
-                          f'[log]\npath = ""\n[dashboard]\nport = {port}\n')
+                          f'[log]\npath = ""\n[dashboard]\nport = {port}\n'
+                          f"max_desks = {max(args.desks, 1)}\n")
         server = subprocess.Popen([sys.executable, "-m", "edge", "dashboard", "--config",
                                    str(config), "--log-level", "warning"],
                                   stderr=subprocess.DEVNULL)
