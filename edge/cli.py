@@ -30,6 +30,33 @@ def _load_config(path: str | None):
         raise SystemExit(2) from None
 
 
+def _checked_config(path: str | None, command: str | None, warn):
+    """The configuration, with the files that `command` (None: every command) will use
+    checked (edge.config.check_environment): each warning passed to `warn`, and on errors,
+    every one on stderr and exit 2, as for an invalid configuration."""
+    from edge.config import ConfigError, check_environment, default_config_path
+
+    config = _load_config(path)
+    try:
+        warnings = check_environment(config, for_command=command,
+                                     config_file=path if path else default_config_path())
+    except ConfigError as error:
+        for line in error.warnings:
+            warn(line)
+        for problem in error.errors:
+            click.echo(problem, err=True)
+        raise SystemExit(2) from None
+    for line in warnings:
+        warn(line)
+    return config
+
+
+def _log_warning(line: str) -> None:
+    import logging
+
+    logging.getLogger("edge.cli").warning(line)
+
+
 @contextlib.contextmanager
 def _publisher(cfg):
     """The MQTT publisher, started, and stopped (offline published) on the way out."""
@@ -59,15 +86,24 @@ def logging_options(command):
 
 @main.command("check-config")
 @click.argument("path", required=False)
-def check_config(path: str | None) -> None:
-    """Check a configuration file and print the effective configuration as TOML.
+@click.option("--for", "command", type=click.Choice(["run", "collect", "dashboard"]),
+              default=None, help="Check only the files this command uses (default: those of "
+                                 "every command).")
+def check_config(path: str | None, command: str | None) -> None:
+    """Check a configuration file and the files it names, and print the effective
+    configuration as TOML.
 
     PATH defaults to $LEGWAKE_CONFIG, else ./config.toml, else the built-in defaults.
-    Secrets print as "***". On errors, prints each one to stderr and exits 2.
+    Besides the values, it checks what `legwake run`, `collect` and `dashboard` check at
+    start-up: the TLS files can be read, the directories of the outbox and the logs can be
+    written (or created). Secrets print as "***". On errors, prints each one to stderr and
+    exits 2; a warning (a password in a file that others can read) goes to stderr too.
     """
     from edge.config import config_to_toml
 
-    click.echo(config_to_toml(_load_config(path), redact=True), nl=False)
+    config = _checked_config(path, command,
+                             lambda line: click.echo(f"warning: {line}", err=True))
+    click.echo(config_to_toml(config, redact=True), nl=False)
 
 
 @main.command()
@@ -85,7 +121,12 @@ def check_config(path: str | None) -> None:
                    "the live agent logs to [log] path. Replaying a trace again changes nothing.")
 def replay(trace: str, config_path: str | None, show_stats: bool,
            events_out: str | None, mqtt: bool, db_path: str | None) -> None:
-    """Run a recorded TRACE through the same pipeline as the live agent, as fast as possible."""
+    """Run a recorded TRACE through the same pipeline as the live agent, as fast as possible.
+
+    Damage in the trace (lines that cannot be read, a gzip file cut short or corrupt) is
+    skipped and reported in one warning on stderr, and what could be read is replayed;
+    a trace whose header cannot be read is refused (exit 1).
+    """
     from edge.sources.replay import stats_of, trace_stats
     from edge.sources.trace import TraceError, TraceReader
 
@@ -122,7 +163,8 @@ def replay(trace: str, config_path: str | None, show_stats: bool,
     else:
         stats = trace_stats(reader)
     if reader.damage.total:
-        click.echo(f"{trace}: damaged lines: {reader.damage}", err=True)
+        click.echo(f"warning: {trace}: damaged, the rest was replayed: {reader.damage}",
+                   err=True)
     if show_stats:
         click.echo(json.dumps(stats, sort_keys=True))
 
@@ -301,10 +343,11 @@ def record(out: str, config_path: str | None, seconds: float) -> None:
 def diagnose(config_path: str | None, as_json: bool) -> None:
     """Check this installation: versions, configuration (secrets redacted), serial ports,
     Bluetooth adapter, broker, numba cache. Exits 1 when a check fails."""
+    from edge.config import default_config_path
     from edge.diagnose import redacted_config, run_checks
 
     cfg = _load_config(config_path)
-    findings = run_checks(cfg)
+    findings = run_checks(cfg, config_file=config_path or default_config_path())
     if as_json:
         click.echo(json.dumps({"checks": [{"check": f.check, "status": f.status,
                                            "detail": f.detail} for f in findings],
@@ -336,7 +379,7 @@ def run(config_path: str | None, scenario: str | None, speed: float | None, log_
     from edge import live, logs
 
     logs.configure(log_format, log_level)
-    cfg = _load_config(config_path)
+    cfg = _checked_config(config_path, "run", _log_warning)
 
     async def main_loop() -> None:
         stop = asyncio.Event()
@@ -369,7 +412,7 @@ def collect(config_path: str | None, log_format: str, log_level: str) -> None:
     from edge.collect import CollectorError, run_collector
 
     logs.configure(log_format, log_level)
-    cfg = _load_config(config_path)
+    cfg = _checked_config(config_path, "collect", _log_warning)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -490,7 +533,7 @@ def dashboard(config_path: str | None, host: str | None, port: int | None, log_f
     from edge.config import ConfigError
 
     logs.configure(log_format, log_level)
-    cfg = _load_config(config_path)
+    cfg = _checked_config(config_path, "dashboard", _log_warning)
     try:
         settings = dataclasses.replace(cfg.dashboard, **{k: v for k, v in
                                                          (("host", host), ("port", port))

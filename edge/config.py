@@ -3,8 +3,13 @@
 Owns the one definition of every setting: its name, default, and what is valid
 (a check object in the field's metadata), plus rules that tie settings together.
 `config.toml` at the repository root is the commented sample; a test keeps it
-equal to the defaults here. Loading never writes a file and never opens a device:
-whether a port or a certificate exists is the business of the adapter that uses it.
+equal to the defaults here. Loading never writes a file and never opens a device or
+any file but the configuration: `load_config` says whether a configuration is valid.
+Whether the files it names can be used is `check_environment`'s business, which the
+commands call before they start (and `legwake check-config` too): certificates to read,
+directories to write the outbox and the logs in, a secret in a file others can read. It
+reads and never writes. Serial ports and the Bluetooth adapter stay the business of the
+adapters that use them (and of `legwake diagnose`).
 
 To add a setting: one `setting(...)` line in its section, and its line in
 `config.toml`. To add a section: one dataclass below and one field in `Config`.
@@ -13,10 +18,14 @@ To add a setting: one `setting(...)` line in its section, and its line in
 from __future__ import annotations
 
 import difflib
-import math
+import ipaddress
 import operator
 import os
+import pwd
 import re
+import shlex
+import stat
+import sys
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
@@ -26,6 +35,7 @@ from typing import Any, ClassVar, TypeGuard
 from edge.calibration import DEFAULT_TABLE
 
 __all__ = [
+    "COMMANDS",
     "DEFAULT_CALIBRATION",
     "BleConfig",
     "Config",
@@ -40,6 +50,7 @@ __all__ = [
     "PolicyConfig",
     "RecordConfig",
     "SimConfig",
+    "check_environment",
     "config_to_toml",
     "default_config_path",
     "load_config",
@@ -53,10 +64,12 @@ MAX_COUNTS = 4095  # 12-bit ADC
 
 
 class ConfigError(ValueError):
-    """Everything wrong with one configuration, one line per problem in `.errors`."""
+    """Everything wrong with one configuration, one line per problem in `.errors`;
+    `.warnings`, from check_environment, what is not wrong but unwise."""
 
-    def __init__(self, errors: Iterable[str]) -> None:
+    def __init__(self, errors: Iterable[str], *, warnings: Iterable[str] = ()) -> None:
         self.errors = list(errors)
+        self.warnings = list(warnings)
         super().__init__("\n".join(self.errors))
 
 
@@ -116,12 +129,10 @@ class Number:
         return f"a number {_num(self.lo)}..{_num(self.hi)}"
 
     def parse(self, value: object) -> float:
-        if not _is_number(value):
+        # Compare before converting: float() of an integer of 400 digits overflows.
+        if not _is_number(value) or not self.lo <= value <= self.hi:  # also rejects nan
             raise _Invalid(self.expected)
-        number = float(value)
-        if not self.lo <= number <= self.hi:  # also rejects nan
-            raise _Invalid(self.expected)
-        return number
+        return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +168,7 @@ class Text:
     expected: str = "a string"
     pattern: str | None = None  # the whole non-empty value must match
     empty_ok: bool = True
+    refused: str | None = None  # a value that starts with a match is refused
 
     def parse(self, value: object) -> str:
         if not isinstance(value, str):
@@ -166,7 +178,28 @@ class Text:
                 raise _Invalid(self.expected)
         elif self.pattern is not None and not re.fullmatch(self.pattern, value):
             raise _Invalid(self.expected)
+        elif self.refused is not None and re.match(self.refused, value):
+            raise _Invalid(self.expected, _got(_redact_url(value)))
         return value
+
+
+# A database URL where a SQLite file is wanted: "postgresql://...", "sqlite:///...", "file:...".
+_URL = r"[A-Za-z][A-Za-z0-9+.-]*://|(?i:sqlite3?|file):"
+_SQLITE_FILE = "a SQLite file path (URLs such as postgresql:// are not supported yet)"
+
+
+def _sqlite_file(when_empty: str | None = None) -> Text:
+    """The check of a SQLite log's path ([log] path, [collect] db, [dashboard] db): a file
+    path, never a URL; `when_empty` says what "" means, None when "" is not allowed."""
+    if when_empty is None:
+        return Text(_SQLITE_FILE, empty_ok=False, refused=_URL)
+    return Text(f'{_SQLITE_FILE}, or "" {when_empty}', refused=_URL)
+
+
+def _redact_url(text: str) -> str:
+    """`text` with a URL's password and query values as "***": "postgresql://u:***@h/db"."""
+    text = re.sub(r"(://[^:/@]*):.*@", r"\1:***@", text)  # up to the last "@"
+    return re.sub(r"([?&;][^=&;#]*=)[^&;#]*", r"\1***", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +218,15 @@ class CalibrationTable:
         previous: object = None
         for point in value:
             if not isinstance(point, list | tuple) or len(point) != 2:
-                raise _Invalid("each point as [counts, kPa]", _toml(point))
+                raise _Invalid("each point as [counts, kPa]", _got(point))
             counts, kpa = point
             if not _is_int(counts) or not 0 <= counts <= MAX_COUNTS:
-                raise _Invalid(f"counts an integer 0..{MAX_COUNTS}", _toml(point))
-            if not _is_number(kpa) or not 0 <= kpa < math.inf:
-                raise _Invalid("kPa a number >= 0", _toml(point))
+                raise _Invalid(f"counts an integer 0..{MAX_COUNTS}", _got(point))
+            # Not inf, and no integer too large for a float (float() would overflow).
+            if not _is_number(kpa) or not 0 <= kpa <= sys.float_info.max:
+                raise _Invalid("kPa a number >= 0", _got(point))
             if points:
-                after = f"{_toml(point)} after {_toml(previous)}"
+                after = f"{_got(point)} after {_got(previous)}"
                 if counts <= points[-1][0]:
                     raise _Invalid("counts strictly increasing", after)
                 if kpa < points[-1][1]:
@@ -202,7 +236,47 @@ class CalibrationTable:
         return tuple(points)
 
 
-Check = Integer | Number | OneOf | Flag | Text | CalibrationTable
+_HOST_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+
+
+@dataclass(frozen=True, slots=True)
+class HostNames:
+    """Host names or IP addresses as a Host header names them (no port, no wildcard),
+    stored lowercased as a tuple, IPv6 addresses compressed and without brackets."""
+
+    expected: str = ('a list of host names or IP addresses, like ["legwake.example.org", '
+                     '"192.0.2.10"] (no port, no "*"), or [] for none')
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            raise _Invalid(self.expected)
+        names = []
+        for item in value:
+            name = _host_name(item) if isinstance(item, str) else None
+            if name is None:
+                raise _Invalid('each a host name or IP address to browse to (no port, no "*", '
+                               'not 0.0.0.0 or ::)', _toml(item))
+            names.append(name)
+        return tuple(names)
+
+
+def _host_name(text: str) -> str | None:
+    """`text` as a Host header carries it (lowercase, IPv6 compressed), or None when it is
+    no host name or address, or an unspecified one (0.0.0.0, ::) that no one browses to."""
+    literal = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        address = ipaddress.ip_address(literal)
+    except ValueError:
+        name = text.lower()
+        labels = name.split(".")
+        if len(name) > 253 or not all(re.fullmatch(_HOST_LABEL, label) for label in labels) \
+                or labels[-1].isdigit():  # 300.1.2.3 is no address, and no name either
+            return None
+        return name
+    return None if address.is_unspecified else address.compressed
+
+
+Check = Integer | Number | OneOf | Flag | Text | CalibrationTable | HostNames
 
 
 def setting(default: Any, check: Check, *, secret: bool = False) -> Any:
@@ -240,7 +314,10 @@ class _Validated:
             try:
                 stored = check.parse(value)
             except _Invalid as bad:
-                got = bad.got if bad.got is not None else _toml(value)
+                if f.metadata.get("secret"):
+                    got = _hidden(value)
+                else:
+                    got = bad.got if bad.got is not None else _got(value)
                 problems.append(f"{f.name}: expected {bad.expected}, got {got}")
             else:
                 if stored is not value:
@@ -248,7 +325,8 @@ class _Validated:
         if not problems:  # rules may assume every value is well-typed
             for rule in self.rules:
                 if not rule.holds(self):
-                    got = _toml(operator.attrgetter(rule.key)(self))
+                    value = operator.attrgetter(rule.key)(self)
+                    got = _hidden(value) if _is_secret(self, rule.key) else _got(value)
                     problems.append(
                         f"{_label(rule.key)}: expected {rule.expected.format(s=self)}, got {got}"
                     )
@@ -259,6 +337,13 @@ class _Validated:
 def _label(key: str) -> str:
     section, _, name = key.rpartition(".")
     return f"[{section}] {name}" if section else key
+
+
+def _is_secret(owner: object, key: str) -> bool:
+    """Whether the setting `key` ("name", or "section.name" from the whole Config) is secret."""
+    section, _, name = key.rpartition(".")
+    holder = operator.attrgetter(section)(owner) if section else owner
+    return any(f.name == name and f.metadata.get("secret") for f in fields(holder))
 
 
 # --- the sections ----------------------------------------------------------------------------
@@ -391,7 +476,7 @@ class RecordConfig(_Validated):
 class LogConfig(_Validated):
     """The SQLite log of everything the agent decides, for ergonomists (edge/store.py)."""
 
-    path: str = setting("legwake.db", Text('a file path, or "" for no log'))
+    path: str = setting("legwake.db", _sqlite_file("for no log"))
     retention_days: int = setting(365, Integer(0, 36500))
 
 
@@ -399,7 +484,7 @@ class LogConfig(_Validated):
 class CollectConfig(_Validated):
     """The fleet collector (`legwake collect`): many desks' messages into one log."""
 
-    db: str = setting("fleet.db", Text("a file path", empty_ok=False))
+    db: str = setting("fleet.db", _sqlite_file())
     group: str = setting("legwake-collectors", Text(_SEGMENT_RULE, pattern=SEGMENT,
                                                     empty_ok=False))
     client_id: str = setting("", Text('a string, or "" for "collector-" and the host name'))
@@ -419,11 +504,16 @@ class DashboardConfig(_Validated):
     port: int = setting(8080, Integer(1, 65535))
     token: str = setting("", Text('a string of at least 16 characters, or "" for none',
                                   pattern=r"\S{16,}"), secret=True)
-    db: str = setting("", Text('a file path, or "" for [log] path'))
+    db: str = setting("", _sqlite_file("for [log] path"))
     site: str = setting("+", Text('a site name (letters, digits, "-", "_"), or "+" for every site',
                                   pattern=r"\+|" + SEGMENT, empty_ok=False))
     stale_after_s: float = setting(30.0, Number(2, 3600))
     alerts_kept: int = setting(200, Integer(10, 10000))
+    # Answered besides the loopback names and host itself: any other Host header is refused,
+    # so a web page cannot reach a dashboard by rebinding its own name to this address.
+    allowed_hosts: tuple[str, ...] = setting((), HostNames())
+    # Followed at once; a new desk beyond it replaces the one silent the longest.
+    max_desks: int = setting(500, Integer(1, 100000))
 
     rules: ClassVar[tuple[Rule, ...]] = (
         # Anyone on the network could read the desks and acknowledge alerts without it.
@@ -597,6 +687,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError([f"{name}: not UTF-8 text (byte {error.start})"]) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{name}: {_syntax_error(str(error))}"]) from None
+    except ValueError as error:  # an integer past Python's 4300 digits: int() refuses it
+        raise ConfigError([f"{name}: invalid TOML: {str(error).partition(':')[0]}"]) from None
+    except RecursionError:  # tomllib has no nesting limit of its own
+        raise ConfigError([f"{name}: invalid TOML: arrays or tables nested too deeply"]) from None
     return _build(name, data)
 
 
@@ -619,7 +713,7 @@ def _build(name: str, data: dict[str, Any]) -> Config:
             errors.append(f"{name}: {_unknown_section(section, table, sections)}")
             continue
         if not isinstance(table, dict):
-            errors.append(f"{name}: [{section}]: expected a [{section}] table, got {_toml(table)}")
+            errors.append(f"{name}: [{section}]: expected a [{section}] table, got {_got(table)}")
             continue
         keys = _keys_of(cls)
         for key in (k for k in table if k not in keys):
@@ -668,13 +762,140 @@ def _unknown_key(key: str, section: str, sections: dict[str, type[_Validated]]) 
     return f"unknown key.{hint} Valid keys in [{section}]: {', '.join(keys)}."
 
 
+# --- the files a command will use ------------------------------------------------------------
+
+COMMANDS = ("run", "collect", "dashboard")
+_READABLE = "a file that user {user} can read"
+_WRITABLE = "a file path in a directory that user {user} can write to, or create"
+
+
+def check_environment(config: Config, *, config_file: str | os.PathLike[str] | None = None,
+                      for_command: str | None = None) -> list[str]:
+    """Check the files that `legwake <for_command>` will use, before it starts; the warnings.
+
+    Unlike load_config, this looks at the files the configuration names; it reads, and
+    never creates or writes anything. For every command, [mqtt] ca_file, cert_file and
+    key_file, when set, must be files this user can read. For `run`, the directories of
+    [mqtt] outbox_path and (when the log is on) [log] path must exist, or be creatable,
+    and be writable by this user; for `collect`, that of [collect] db; for `dashboard`,
+    the log it reads ([dashboard] db, else [log] path) must be readable if it exists.
+    `for_command` None checks for every command (`legwake check-config`). Relative paths
+    are taken from the current directory, as the command will take them.
+
+    Raises ConfigError with every problem in load_config's style (`config_file`, the key,
+    what would be valid, what it is, and why), and the warnings in its `warnings`.
+    Warns when a secret ([mqtt] password, [dashboard] token) is set in `config_file` and
+    group or others may read that file. No message shows a secret.
+    """
+    if for_command is not None and for_command not in COMMANDS:
+        raise ValueError(f"for_command: expected one of {', '.join(COMMANDS)} or None, "
+                         f"got {for_command!r}")
+    commands = COMMANDS if for_command is None else (for_command,)
+    name = os.fspath(config_file) if config_file is not None else None
+    prefix = f"{name}: " if name is not None else ""
+    user = _user()
+    errors: list[str] = []
+
+    def check(key: str, expected: str, why: str | None) -> None:
+        if why is not None:
+            value = operator.attrgetter(key)(config)
+            errors.append(f"{prefix}{_label(key)}: expected {expected.format(user=user)}, "
+                          f"got {_got(value)} ({why})")
+
+    for key in ("mqtt.ca_file", "mqtt.cert_file", "mqtt.key_file"):
+        if path := operator.attrgetter(key)(config):
+            check(key, _READABLE, _unreadable(path, user))
+    if "run" in commands:
+        check("mqtt.outbox_path", _WRITABLE, _unwritable(config.mqtt.outbox_path, user))
+        if config.log.path:
+            check("log.path", _WRITABLE, _unwritable(config.log.path, user))
+    if "collect" in commands:
+        check("collect.db", _WRITABLE, _unwritable(config.collect.db, user))
+    if "dashboard" in commands:
+        key = "dashboard.db" if config.dashboard.db else "log.path"
+        history = operator.attrgetter(key)(config)
+        if history and os.path.lexists(history):
+            check(key, _READABLE + ', or a path where there is no log yet',
+                  _unreadable(history, user))
+    warnings = [f"{prefix}{line}" for line in _exposed_secrets(config, name)]
+    if errors:
+        raise ConfigError(errors, warnings=warnings)
+    return warnings
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a name (a container's)
+        return str(os.geteuid())
+
+
+def _where(path: str) -> str:
+    """": /abs/path" after a relative path's problem, so that it says where it looked."""
+    return "" if os.path.isabs(path) else f": {os.path.abspath(path)}"
+
+
+def _unreadable(path: str, user: str) -> str | None:
+    """Why `path` is not a regular file that `user` (this process) can read, or None."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return f"not a regular file{_where(path)}"
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except FileNotFoundError:
+        return f"no such file{_where(path)}"
+    except PermissionError:
+        return f"user {user} may not read it{_where(path)}"
+    except OSError as error:
+        return f"{error.strerror or error}{_where(path)}"
+    return None
+
+
+def _unwritable(path: str, user: str) -> str | None:
+    """Why a SQLite file cannot be created or written at `path` by `user` (this process):
+    its directory, or the nearest one that exists (the adapters create the rest), is
+    not a directory or not writable. None when it can be."""
+    directory = Path(os.path.abspath(path)).parent
+    existing = directory
+    while not os.path.lexists(existing):
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if os.access(existing, os.W_OK | os.X_OK):
+        return None
+    if existing == directory:
+        return f"user {user} may not write to {directory}"
+    return f"{directory} does not exist, and user {user} may not create it in {existing}"
+
+
+def _exposed_secrets(config: Config, config_file: str | None) -> list[str]:
+    """A warning when `config_file` sets a secret and others (not its owner or group) may read
+    it. Group-readable is how the service shares it (deploy/legwake.service: root:legwake,
+    0640), so that is not warned about."""
+    if config_file is None:
+        return []
+    secrets = [f"[{section.name}] {f.name}" for section in fields(config)
+               for f in fields(getattr(config, section.name))
+               if f.metadata.get("secret") and getattr(getattr(config, section.name), f.name)]
+    try:
+        mode = os.stat(config_file).st_mode
+    except OSError:
+        return []
+    if not secrets or not mode & 0o004:
+        return []
+    which = " and ".join(secrets) + (" is" if len(secrets) == 1 else " are")
+    mode_text = f"{stat.S_IMODE(mode):04o}"
+    return [f"{which} set in a file that others can read (mode {mode_text}): chmod o-r "
+            + shlex.quote(config_file)]
+
+
 # --- rendering -------------------------------------------------------------------------------
 
 
 def config_to_toml(cfg: Config, *, redact: bool = False) -> str:
     """The configuration as TOML that loads back to an equal Config.
 
-    With `redact`, secrets that are set (the MQTT password) read "***".
+    With `redact`, secrets that are set (the MQTT password, the dashboard token)
+    read "***".
     """
     lines: list[str] = []
     for section in fields(cfg):
@@ -692,21 +913,64 @@ def config_to_toml(cfg: Config, *, redact: bool = False) -> str:
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _toml(value: object) -> str:
-    """A value in TOML syntax, for config_to_toml and for the "got ..." of error messages."""
+# No setting nests deeper than this: a wrong value that does shows "[...]" or "{...}" there
+# (a file may nest arrays as deep as tomllib's recursion goes).
+_MAX_DEPTH = 16
+# The "got ..." of an error message is cut after this many characters.
+_MAX_GOT = 120
+
+
+def _toml(value: object, depth: int = 0) -> str:
+    """A value in TOML syntax, for config_to_toml and for the "got ..." of error messages.
+
+    Arrays and tables below _MAX_DEPTH levels (no valid value has them) read "[...]" and
+    "{...}", so that rendering a wrong value cannot exhaust the stack.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(value)  # TOML reads Python's int and float reprs, inf and nan included
+        try:
+            return repr(value)  # TOML reads Python's int and float reprs, inf and nan included
+        except ValueError:  # past Python's 4300 digits (only from code: tomllib refuses it)
+            return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
     if isinstance(value, str):
         return _toml_string(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
+        if depth >= _MAX_DEPTH:
+            return "[...]"
+        return "[" + ", ".join(_toml(item, depth + 1) for item in value) + "]"
     if isinstance(value, dict):
-        items = (f"{k if _BARE_KEY.fullmatch(k) else _toml_string(k)} = {_toml(v)}"
+        if depth >= _MAX_DEPTH:
+            return "{...}"
+        items = (f"{k if _BARE_KEY.fullmatch(k) else _toml_string(k)} = {_toml(v, depth + 1)}"
                  for k, v in value.items())
         return "{" + ", ".join(items) + "}"
     return str(value)  # dates and times: str() is their TOML form
+
+
+def _got(value: object) -> str:
+    """A wrong value for an error message: in TOML, cut after _MAX_GOT characters."""
+    text = _toml(value)
+    return text if len(text) <= _MAX_GOT else text[:_MAX_GOT] + " ..."
+
+
+def _hidden(value: object) -> str:
+    """A wrong value of a secret setting, for an error message: its kind, never the value."""
+    if isinstance(value, bool):
+        kind = "a boolean"
+    elif isinstance(value, int):
+        kind = "an integer"
+    elif isinstance(value, float):
+        kind = "a number"
+    elif isinstance(value, str):
+        kind = "a string"
+    elif isinstance(value, list | tuple):
+        kind = "an array"
+    elif isinstance(value, dict):
+        kind = "a table"
+    else:
+        kind = "a date or time"
+    return f"{kind} (secret: not shown)"
 
 
 def _toml_string(text: str) -> str:

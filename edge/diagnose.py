@@ -2,7 +2,9 @@
 
 Each check returns a `Finding` (ok, warn or fail, and one line of detail) and
 never raises: a diagnosis that crashes on the broken thing it should report is
-no use. Secrets never appear (the config is printed redacted).
+no use. Secrets never appear (the config is printed redacted). The files the
+configuration names (TLS files, the outbox's and the logs' directories) are checked by
+`edge.config.check_environment`, as `legwake check-config` and the commands' start-up do.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.config import Config, config_to_toml
+from edge.config import Config, ConfigError, check_environment, config_to_toml
 from edge.processes import accepts_connections
 
 PACKAGES = ("legwake", "numpy", "numba", "pyserial", "bleak", "bumble", "paho-mqtt",
@@ -111,17 +113,33 @@ def numba_cache() -> Finding:
                    f"{Path(edge.model.__file__).parent}")
 
 
+def files(config: Config, config_file: str | os.PathLike[str] | None = None) -> Finding:
+    """The files every command will use: fail on what check_environment refuses, warn on
+    a secret in a `config_file` that others can read."""
+    try:
+        warnings = check_environment(config, config_file=config_file)
+    except ConfigError as error:
+        return Finding("files", "fail", "; ".join(error.errors + error.warnings))
+    if warnings:
+        return Finding("files", "warn", "; ".join(warnings))
+    mqtt = config.mqtt
+    tls = [name for name in (mqtt.ca_file, mqtt.cert_file, mqtt.key_file) if name]
+    logs = [name for name in (mqtt.outbox_path, config.log.path, config.collect.db) if name]
+    return Finding("files", "ok", (f"readable: {', '.join(tls)}; " if tls else "")
+                   + f"can be written: {', '.join(logs)}")
+
+
 def _tcp_target(transport: str) -> tuple[str, int]:
     host, _, port = transport.partition(":")[2].rpartition(":")
     return host, int(port) if port.isdigit() else 0
 
 
-
-
-def run_checks(config: Config) -> list[Finding]:
+def run_checks(config: Config, *,
+               config_file: str | os.PathLike[str] | None = None) -> list[Finding]:
+    """Every check, in order; `config_file` is where `config` came from, if a file."""
     checks: list[Callable[[], Finding]] = [
-        versions, lambda: serial_ports(config), lambda: ble_adapter(config),
-        lambda: broker(config), numba_cache]
+        versions, lambda: files(config, config_file), lambda: serial_ports(config),
+        lambda: ble_adapter(config), lambda: broker(config), numba_cache]
     findings = []
     for check in checks:
         try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from edge.config import (
     ConfigError,
     MatConfig,
     MqttConfig,
+    check_environment,
     config_to_toml,
     load_config,
 )
@@ -308,6 +312,7 @@ def test_redaction_hides_set_secrets_only() -> None:
 
 def test_check_config_prints_the_effective_config(tmp_path: Path) -> None:
     path = write(tmp_path, '[mqtt]\nhost = "broker.lan"\npassword = "s3cret"\n')
+    path.chmod(0o600)
     result = CliRunner().invoke(main, ["check-config", str(path)])
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
@@ -347,3 +352,296 @@ def test_check_config_without_path_uses_defaults(
     result = CliRunner().invoke(main, ["check-config"])
     assert result.exit_code == 0
     assert load_config(write(tmp_path, result.stdout)) == Config()
+
+
+# --- what is never valid, and never shown ----------------------------------------------------
+
+SQLITE_FILE = "a SQLite file path (URLs such as postgresql:// are not supported yet)"
+
+
+@pytest.mark.parametrize(("key", "when_empty"), [
+    ("[log] path", ', or "" for no log'),
+    ("[collect] db", ""),
+    ("[dashboard] db", ', or "" for [log] path'),
+])
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://u:secret@h/db", "postgresql://u:***@h/db"),
+    ("postgres://u:p@ss/w@h:5432/db?password=secret&sslmode=require",
+     "postgres://u:***@h:5432/db?password=***&sslmode=***"),
+    ("mysql://h/db", "mysql://h/db"),
+    ("sqlite:///var/lib/legwake/legwake.db", "sqlite:///var/lib/legwake/legwake.db"),
+    ("sqlite:legwake.db", "sqlite:legwake.db"),
+    ("file:legwake.db?mode=ro", "file:legwake.db?mode=***"),
+])
+def test_a_database_url_is_refused_with_its_secrets_hidden(tmp_path: Path, key: str,
+                                                           when_empty: str, url: str,
+                                                           shown: str) -> None:
+    section, name = key[1:].split("] ")
+    path = write(tmp_path, f'[{section}]\n{name} = "{url}"\n')
+    assert errors_of(path) == [(f'{path}: {key}: expected {SQLITE_FILE}{when_empty}, '
+                               f'got "{shown}"')]
+
+
+def test_sqlite_file_paths_are_taken_as_they_are(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, '[log]\npath = "/var/lib/legwake/log:2026.db"\n'
+                                      '[collect]\ndb = "fleet/fleet.db"\n'
+                                      '[dashboard]\ndb = "C:/legwake/fleet.db"\n'))
+    assert (cfg.log.path, cfg.collect.db, cfg.dashboard.db) == (
+        "/var/lib/legwake/log:2026.db", "fleet/fleet.db", "C:/legwake/fleet.db")
+
+
+@pytest.mark.parametrize(("toml", "error"), [
+    ("[mqtt]\npassword = 12345678", ("[mqtt] password: expected a string, or \"\" for none, "
+                                    "got an integer (secret: not shown)")),
+    ('[mqtt]\npassword = ["hunter2"]', ("[mqtt] password: expected a string, or \"\" for none, "
+                                       "got an array (secret: not shown)")),
+    ('[dashboard]\ntoken = "hunter2 hunter2 hunter2"',
+     ('[dashboard] token: expected a string of at least 16 characters, or "" for none, '
+     "got a string (secret: not shown)")),
+])
+def test_a_wrong_secret_is_not_shown(tmp_path: Path, toml: str, error: str) -> None:
+    path = write(tmp_path, toml + "\n")
+    assert errors_of(path) == [f"{path}: {error}"]
+
+
+def test_values_too_large_or_too_deep_are_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "[sim]\nspeed = " + "9" * 400 + "\n")
+    assert errors_of(path) == [f"{path}: [sim] speed: expected a number 0.1..1000, got "
+                               + "9" * 120 + " ..."]
+    write(tmp_path, "[mat]\ncalibration = [[0, 0], [10, " + "9" * 400 + "]]\n")
+    [message] = errors_of(path)
+    assert message.startswith(f"{path}: [mat] calibration: expected kPa a number >= 0, got "
+                              "[10, 999")
+    write(tmp_path, "[mqtt]\nport = " + "9" * 5000 + "\n")
+    assert errors_of(path) == [(f"{path}: invalid TOML: Exceeds the limit (4300 digits) for "
+                               "integer string conversion")]
+    write(tmp_path, "[sim]\nseed = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert errors_of(path) == [f"{path}: invalid TOML: arrays or tables nested too deeply"]
+    write(tmp_path, "[record]\ndir = " + "[" * 200 + "]" * 200 + "\n")
+    assert errors_of(path) == [f"{path}: [record] dir: expected a directory path, got "
+                               + "[" * 16 + "[...]" + "]" * 16]
+
+
+# --- the files the commands use: check_environment --------------------------------------------
+
+READABLE = "a file that user {user} can read"
+WRITABLE = "a file path in a directory that user {user} can write to, or create"
+not_as_root = pytest.mark.skipif(os.geteuid() == 0, reason="root may read and write anything")
+
+
+def environment_errors(config: Config, **options: object) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        check_environment(config, **options)  # type: ignore[arg-type]
+    return caught.value.errors
+
+
+def user_name() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def with_mqtt(tmp_path: Path, **mqtt: object) -> Config:
+    """A Config whose outbox and logs are in tmp_path, with these [mqtt] settings."""
+    defaults = {"outbox_path": str(tmp_path / "outbox.db")}
+    return Config(mqtt=MqttConfig(**(defaults | mqtt)),  # type: ignore[arg-type]
+                  log=dataclasses.replace(Config().log, path=str(tmp_path / "legwake.db")),
+                  collect=dataclasses.replace(Config().collect, db=str(tmp_path / "fleet.db")))
+
+
+def test_the_environment_of_a_good_configuration_passes(tmp_path: Path) -> None:
+    tls = tmp_path / "ca.pem"
+    tls.write_text("-----BEGIN CERTIFICATE-----\n")
+    config = with_mqtt(tmp_path, tls=True, ca_file=str(tls))
+    for command in (None, "run", "collect", "dashboard"):
+        assert check_environment(config, for_command=command) == []
+
+
+def test_a_missing_tls_file_names_the_file_key_and_what_is_valid(tmp_path: Path) -> None:
+    config = with_mqtt(tmp_path, tls=True, ca_file="/etc/legwake/missing-ca.pem",
+                       cert_file=str(tmp_path), key_file="client.key")
+    user = user_name()
+    assert environment_errors(config, config_file="/etc/legwake/config.toml") == [
+        (f'/etc/legwake/config.toml: [mqtt] ca_file: expected {READABLE.format(user=user)}, '
+        'got "/etc/legwake/missing-ca.pem" (no such file)'),
+        (f'/etc/legwake/config.toml: [mqtt] cert_file: expected {READABLE.format(user=user)}, '
+        f'got "{tmp_path}" (not a regular file)'),
+        (f'/etc/legwake/config.toml: [mqtt] key_file: expected {READABLE.format(user=user)}, '
+        f'got "client.key" (no such file: {os.path.abspath("client.key")})'),
+    ]
+    for command in ("run", "collect", "dashboard"):
+        assert len(environment_errors(config, for_command=command)) == 3
+
+
+def test_each_command_checks_the_directories_it_writes_to(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    config = Config(mqtt=MqttConfig(outbox_path=str(blocker / "outbox.db")),
+                    log=dataclasses.replace(Config().log, path=str(blocker / "logs/legwake.db")),
+                    collect=dataclasses.replace(Config().collect, db=str(blocker / "fleet.db")))
+    writable = WRITABLE.format(user=user_name())
+    outbox = (f'[mqtt] outbox_path: expected {writable}, got "{blocker}/outbox.db" '
+              f"({blocker} is not a directory)")
+    log = (f'[log] path: expected {writable}, got "{blocker}/logs/legwake.db" '
+           f"({blocker} is not a directory)")
+    fleet = (f'[collect] db: expected {writable}, got "{blocker}/fleet.db" '
+             f"({blocker} is not a directory)")
+    assert environment_errors(config, for_command="run") == [outbox, log]
+    assert environment_errors(config, for_command="collect") == [fleet]
+    assert check_environment(config, for_command="dashboard") == []
+    assert environment_errors(config) == [outbox, log, fleet]
+    no_log = dataclasses.replace(config, log=dataclasses.replace(config.log, path=""))
+    assert environment_errors(no_log, for_command="run") == [outbox]
+
+
+def test_directories_that_do_not_exist_yet_pass_and_are_not_created(tmp_path: Path) -> None:
+    config = Config(mqtt=MqttConfig(outbox_path=str(tmp_path / "a/b/outbox.db")),
+                    log=dataclasses.replace(Config().log, path=str(tmp_path / "c/legwake.db")),
+                    collect=dataclasses.replace(Config().collect, db=str(tmp_path / "d/f.db")))
+    assert check_environment(config) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_dashboard_needs_a_readable_log_if_there_is_one(tmp_path: Path) -> None:
+    config = dataclasses.replace(
+        with_mqtt(tmp_path), dashboard=dataclasses.replace(Config().dashboard, db=str(tmp_path)))
+    assert environment_errors(config, for_command="dashboard") == [
+        (f"[dashboard] db: expected {READABLE.format(user=user_name())}, or a path where there "
+        f'is no log yet, got "{tmp_path}" (not a regular file)')]
+    assert check_environment(with_mqtt(tmp_path), for_command="dashboard") == []  # no log yet
+
+
+@not_as_root
+def test_directories_and_files_this_user_may_not_use(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    secret = tmp_path / "ca.pem"
+    secret.write_text("")
+    secret.chmod(0o200)
+    locked.chmod(0o500)
+    config = dataclasses.replace(
+        with_mqtt(tmp_path, tls=True, ca_file=str(secret),
+                  outbox_path=str(locked / "outbox.db")),
+        log=dataclasses.replace(Config().log, path=str(locked / "new/legwake.db")))
+    user = user_name()
+    assert environment_errors(config, for_command="run") == [
+        (f'[mqtt] ca_file: expected {READABLE.format(user=user)}, got "{secret}" '
+        f"(user {user} may not read it)"),
+        (f'[mqtt] outbox_path: expected {WRITABLE.format(user=user)}, got "{locked}/outbox.db" '
+        f"(user {user} may not write to {locked})"),
+        (f'[log] path: expected {WRITABLE.format(user=user)}, got "{locked}/new/legwake.db" '
+        f"({locked}/new does not exist, and user {user} may not create it in {locked})"),
+    ]
+
+
+@pytest.mark.parametrize(("mode", "readers"), [
+    (0o644, "others"), (0o640, None), (0o604, "others"), (0o600, None), (0o400, None),
+])
+def test_a_secret_in_a_file_others_can_read_is_a_warning(tmp_path: Path, mode: int,
+                                                         readers: str | None) -> None:
+    path = write(tmp_path, '[mqtt]\npassword = "hunter2"\n'
+                           f'outbox_path = "{tmp_path}/outbox.db"\n')
+    path.chmod(mode)
+    warnings = check_environment(load_config(path), config_file=path)
+    if readers is None:
+        assert warnings == []
+    else:
+        assert warnings == [(f"{path}: [mqtt] password is set in a file that {readers} can read "
+                            f"(mode {mode:04o}): chmod o-r {path}")]
+
+
+def test_no_secret_no_warning_and_both_secrets_named(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[mqtt]\nusername = "desk-1"\noutbox_path = "{tmp_path}/o.db"\n')
+    path.chmod(0o644)
+    assert check_environment(load_config(path), config_file=path) == []
+    path.write_text(f'[mqtt]\npassword = "hunter2"\noutbox_path = "{tmp_path}/o.db"\n'
+                    '[dashboard]\ntoken = "0123456789abcdef"\n')
+    [warning] = check_environment(load_config(path), config_file=path)
+    assert "[mqtt] password and [dashboard] token are set in a file" in warning
+    assert "hunter2" not in warning and "0123456789abcdef" not in warning
+
+
+def test_errors_keep_the_warnings(tmp_path: Path) -> None:
+    path = write(tmp_path, '[mqtt]\npassword = "hunter2"\ntls = true\nca_file = "gone.pem"\n')
+    path.chmod(0o644)
+    with pytest.raises(ConfigError) as caught:
+        check_environment(load_config(path), config_file=path, for_command="run")
+    assert len(caught.value.errors) == 1 and caught.value.errors[0].startswith(
+        f"{path}: [mqtt] ca_file: expected")
+    assert [w.split(": ", 1)[1] for w in caught.value.warnings] == [
+        (f"[mqtt] password is set in a file that others can read (mode 0644): "
+        f"chmod o-r {path}")]
+    with pytest.raises(ValueError, match="for_command"):
+        check_environment(Config(), for_command="replay")
+
+
+# --- legwake check-config and the commands' start-up --------------------------------------------
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """`legwake run` and the others point the root logger at the runner's stderr: undo it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_check_config_reports_a_missing_tls_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[mqtt]\ntls = true\nca_file = "/etc/legwake/missing-ca.pem"\n'
+                           'password = "hunter2"\n')
+    path.chmod(0o600)
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (f"{path}: [mqtt] ca_file: expected {READABLE.format(user=user_name())}"
+                             ', got "/etc/legwake/missing-ca.pem" (no such file)\n')
+
+
+def test_check_config_for_one_command(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    path = write(tmp_path, f'[collect]\ndb = "{blocker}/fleet.db"\n'
+                           f'[mqtt]\noutbox_path = "{tmp_path}/outbox.db"\n'
+                           f'[log]\npath = "{tmp_path}/legwake.db"\n')
+    assert CliRunner().invoke(main, ["check-config", str(path), "--for", "run"]).exit_code == 0
+    result = CliRunner().invoke(main, ["check-config", str(path), "--for", "collect"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{path}: [collect] db: expected")
+
+
+def test_check_config_warns_about_a_readable_password(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[mqtt]\npassword = "hunter2"\noutbox_path = "{tmp_path}/o.db"\n')
+    path.chmod(0o644)
+    result = CliRunner().invoke(main, ["check-config", str(path)])
+    assert result.exit_code == 0
+    assert result.stderr == (f"warning: {path}: [mqtt] password is set in a file that others can"
+                             f" read (mode 0644): chmod o-r {path}\n")
+    assert "hunter2" not in result.output
+
+
+@pytest.mark.usefixtures("root_logging")
+@pytest.mark.parametrize("command", ["run", "collect", "dashboard"])
+def test_start_up_refuses_a_missing_tls_file(tmp_path: Path, command: str) -> None:
+    path = write(tmp_path, '[mqtt]\ntls = true\nca_file = "/etc/legwake/missing-ca.pem"\n')
+    result = CliRunner().invoke(main, [command, "--config", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr == (f"{path}: [mqtt] ca_file: expected {READABLE.format(user=user_name())}"
+                             ', got "/etc/legwake/missing-ca.pem" (no such file)\n')
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_start_up_logs_the_warning(tmp_path: Path) -> None:
+    # No sensor configured: `legwake run` stops right after its checks.
+    path = write(tmp_path, '[mat]\nport = ""\n[imu]\ntransport = "none"\n'
+                           f'[mqtt]\npassword = "hunter2"\noutbox_path = "{tmp_path}/o.db"\n'
+                           f'[log]\npath = "{tmp_path}/legwake.db"\n')
+    path.chmod(0o604)
+    result = CliRunner().invoke(main, ["run", "--config", str(path), "--log-format", "json"])
+    assert result.exit_code == 1
+    assert "no source is configured" in result.stderr
+    assert (f'"level": "warning", "logger": "edge.cli", "message": "{path}: [mqtt] password is '
+            f'set in a file that others can read (mode 0604): chmod o-r {path}"') in result.stderr
+    assert "hunter2" not in result.output
