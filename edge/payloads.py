@@ -55,6 +55,7 @@ MAX_ID_CHARS = 128
 MAX_NESTING = 32
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def json_object(payload: bytes, invalid: type[ValueError], *, constants: bool = True,
@@ -81,7 +82,18 @@ def json_object(payload: bytes, invalid: type[ValueError], *, constants: bool = 
         raise invalid(f"not JSON: {error}") from None
     if not isinstance(data, dict):
         raise invalid(f"expected a JSON object, got {show(data)}")
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(data):
+        # "\ud800" alone is valid JSON but no text: it cannot be written out as UTF-8 again.
+        raise invalid("not text: a string holds a lone surrogate (\\ud800-\\udfff)")
     return data
+
+
+def _encodable(data: object) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def nesting(text: str) -> int:
