@@ -7,13 +7,16 @@ seated and the last break). Live (`legwake run`) and replay (`legwake replay`) d
 same `Agent`; only the source of chunks and the pace differ. Time is the data's:
 event `t` is seconds since the agent (or the trace) started, on the arrival
 clock; the wall clock enters only as `started_utc`, for quiet hours and for
-the ISO times the MQTT sink adds.
+the ISO times the MQTT sink adds. Where the data jumps over a long gap (the
+estimator windows only its first `edge.estimate.windows.GAP_S`), the nerve model
+and the policy's sitting start afresh after it, as when the agent starts.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -35,6 +38,9 @@ from edge.sources.trace import TraceReader
 from edge.timefmt import iso_utc
 
 SENSORS = ("mat", "imu_left", "imu_right")
+MAX_FEED_S = 600.0
+"""The longest stretch of a trace a replay hands the agent at once. A feed's seconds are
+decided together, so a batch of sparse chunks spanning hours would hold all its windows."""
 
 
 class Sink(Protocol):
@@ -73,8 +79,7 @@ class Agent:
         self.config = config
         self.pipeline = Pipeline.for_sources(sources, config, this_mat=live)
         self.fitted = sensors_present(sources)
-        self.tracker = NerveTracker(sites=len(SITES), profile=profile_of(config),
-                                    horizon_s=config.model.horizon_s)
+        self.tracker = self._rested_nerves()
         self.policy = Policy(config.policy, id_prefix=id_prefix)
         self.id_prefix = id_prefix
         self.started_utc = started_utc
@@ -90,6 +95,7 @@ class Agent:
         self._sensor_up: dict[str, bool | None] = dict.fromkeys(SENSORS)
         self._events = 0
         self._last_t = 0.0
+        self._last_window_s: float | None = None  # the end of the newest second decided
 
     # --- input ---------------------------------------------------------------------------
 
@@ -124,7 +130,8 @@ class Agent:
                 final: bool = False) -> Decisions:
         if not len(seconds):
             return self._emit([], [], None, final=final)
-        _, _, numbness = self.tracker.advance(seconds.site_mmHg)
+        resumed = self._after_jump(seconds.t_s)
+        numbness = self._time_to_numbness(seconds.site_mmHg, resumed)
         t = seconds.t_s - self.origin_s
         postures = seconds.posture_names
         by_second: list[list[dict[str, Any]]] = [[] for _ in range(len(t))]
@@ -136,6 +143,8 @@ class Agent:
         for i in range(len(t)):
             events += self._sensor_events(seconds, i, float(t[i]))
             events += by_second[i]
+            if resumed[i]:
+                self.policy.restart()
             trusted = all(bool(getattr(seconds, s)[i]) for s in SENSORS if self.fitted.get(s))
             seated = postures[i] in SEATED
             if self.outcomes:
@@ -157,6 +166,33 @@ class Agent:
             alert_times=[e["t"] for e in events if e["event"] == "alert"])
         return self._emit(events, minutes, self._state(seconds, numbness, float(t[-1])),
                           final=final)
+
+    def _after_jump(self, t_s: np.ndarray) -> np.ndarray:
+        """Which seconds come right after a jump over a long gap in all the data (the
+        estimator's windower windows only the first `GAP_S` of a gap, then jumps)."""
+        step = self.config.estimate.period_s
+        before = np.r_[t_s[0] - step if self._last_window_s is None else self._last_window_s,
+                       t_s[:-1]]
+        self._last_window_s = float(t_s[-1])
+        return t_s - before > 1.5 * step
+
+    def _time_to_numbness(self, site_mmHg: np.ndarray, resumed: np.ndarray) -> np.ndarray:
+        """The nerve model one step a second; after a jump over a gap it starts again from
+        rested nerves, as when the agent starts: the model steps one second a row, and the
+        time jumped over is not known to have loaded them."""
+        if not resumed.any():
+            return self.tracker.advance(site_mmHg)[2]
+        edges = np.unique(np.r_[0, np.flatnonzero(resumed), len(site_mmHg)])
+        parts = []
+        for lo, hi in itertools.pairwise(edges.tolist()):
+            if resumed[lo]:
+                self.tracker = self._rested_nerves()
+            parts.append(self.tracker.advance(site_mmHg[lo:hi])[2])
+        return np.concatenate(parts)
+
+    def _rested_nerves(self) -> NerveTracker:
+        return NerveTracker(sites=len(SITES), profile=profile_of(self.config),
+                            horizon_s=self.config.model.horizon_s)
 
     def _emit(self, events: list[dict[str, Any]], minutes: list[dict[str, Any]],
               state: dict[str, Any] | None, *, final: bool) -> Decisions:
@@ -279,6 +315,20 @@ def replay_trace(reader: TraceReader, config: Config, sinks: Sequence[Sink] = ()
     agent = Agent(config, reader.header.sources, id_prefix=session_prefix(started),
                   started_utc=started, sinks=sinks)
     for batch in batches(reader, batch_size):
-        agent.process(batch)
+        for feed in _spans(batch, MAX_FEED_S):
+            agent.process(feed)
     agent.finish()
     return agent
+
+
+def _spans(batch: list[Received], span_s: float) -> Iterator[list[Received]]:
+    """The batch (in arrival order) in parts that each cover at most `span_s` of arrivals."""
+    if not batch or batch[-1].arrival_s - batch[0].arrival_s <= span_s:
+        yield batch
+        return
+    start = 0
+    for i, received in enumerate(batch):
+        if received.arrival_s - batch[start].arrival_s > span_s:
+            yield batch[start:i]
+            start = i
+    yield batch[start:]

@@ -144,6 +144,17 @@ class Policy:
         else:
             raise ValueError(f"unknown command {command.kind!r}: expected ack or snooze")
 
+    def restart(self) -> None:
+        """The data resumes after a jump over a long gap in it (no data at all for longer
+        than the estimator windows): the sitting and any numbness episode start afresh, as
+        when the agent starts. Alert ids, snoozes and the last break are kept."""
+        self._episode = None
+        self._sitting_since = None
+        self._away_since = None
+        self._on_break = False
+        self._next_break_reminder = None
+        self._last_t = None
+
     # --- one second ----------------------------------------------------------------------
 
     def step(self, second: Second) -> list[dict[str, Any]]:

@@ -90,3 +90,42 @@ def test_imu_bit_flips_are_decoded_or_counted(n_minus_1, bit, where):
     decoded = 0 if got is None else len(got)
     assert decoded == decoder.counters.imu_samples
     assert (decoder.counters.packets, decoder.counters.bad_packets) in ((1, 0), (0, 1))
+
+
+@given(st.lists(st.binary(max_size=300), max_size=30), st.sampled_from([None, 1, 2]))
+def test_random_notifications_are_each_decoded_or_counted_once(notifications, placement):
+    decoder = LegImuDecoder(placement=placement)
+    got = decoder.feed(notifications, [0.1 * i for i in range(len(notifications))])
+    counters = decoder.counters
+    assert counters.packets + counters.bad_packets == len(notifications)
+    assert (0 if got is None else len(got)) == counters.imu_samples
+
+
+@given(version=st.integers(0, 15), placement=st.integers(0, 15), n=st.integers(0, 31),
+       extra=st.integers(-13, 13), seq=st.integers(0, 0xFFFF),
+       device_ms=st.integers(0, 0xFFFFFFFF), payload=st.binary(min_size=400, max_size=400))
+def test_notifications_with_a_plausible_header_are_decoded_or_counted(version, placement, n,
+                                                                      extra, seq, device_ms,
+                                                                      payload):
+    header = (bytes([version << 4 | placement, n]) + seq.to_bytes(2, "little")
+              + device_ms.to_bytes(4, "little"))
+    note = header + payload[:max(0, 12 * n + extra)]
+    decoder = LegImuDecoder()
+    got = decoder.feed([note, note], [1.0, 1.0])
+    counters = decoder.counters
+    assert counters.packets + counters.bad_packets == 2
+    assert (0 if got is None else len(got)) == counters.imu_samples
+    if got is not None:
+        assert np.isfinite(got.device_ms).all() and np.isfinite(got.arrival_s).all()
+
+
+@given(kind=st.sampled_from([packets.KIND_PRESSURE, packets.KIND_STATUS, packets.KIND_IMU, 0x7F]),
+       payload=st.binary(max_size=600), seq=st.integers(0, 0xFFFF),
+       splits=st.lists(st.integers(0, 700), max_size=5))
+def test_a_sound_packet_with_a_random_payload_is_decoded_or_counted_once(kind, payload, seq,
+                                                                         splits):
+    stream = packets.seatmat_packet(kind, seq, 0, payload)
+    _, decoder = decode_seqs(b"\x00" + stream, splits)  # the leading delimiter: in sync
+    counters = decoder.counters
+    assert counters.packets + counters.bad_packets == 1
+    assert counters.pressure_frames + counters.status_packets <= 1

@@ -65,7 +65,8 @@ class EstimateSeconds:
     """The estimates of the windows (seconds) completed by one feed, as (n,) arrays.
 
     `t_s` is the end of each window on the arrival clock (in a replay: seconds since
-    the trace started). `posture` indexes `POSTURES`, `site_mmHg` columns follow
+    the trace started), one `period_s` apart but where a long gap in all the data was
+    jumped over (`windows.GAP_S`). `posture` indexes `POSTURES`, `site_mmHg` columns follow
     `SITES`. `events` are (t_s, kind) with kind in `EVENT_KINDS`, in time order.
     `mat`, `imu_left`, `imu_right` say which sensors were present in each window.
     """

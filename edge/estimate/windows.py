@@ -12,7 +12,13 @@ stream (the mat, each thigh unit) counts as present in it. It computes no featur
   any source has arrived `close_delay_s` past its end (later samples for it are
   dropped and counted in `late_samples`), or at `flush()`. Every window from the
   first data onward is emitted, also one in which nothing arrived: a gap in all
-  the data shows as windows in which no stream has samples.
+  the data shows as windows in which no stream has samples, up to `GAP_S` of
+  them. Past that the windower jumps to the window of the next data (counted in
+  `skipped_windows`), so a gap of any length costs at most `GAP_S` of windows; a
+  run of windows never spans a jump, and the next run's `first` says where the
+  data resumed.
+- A time that is not finite or beyond `MAX_TIME_S` is no time: such samples are
+  dropped and counted in `bad_times`, and never move the arrival clock.
 - A stream counts as present in a window when it has delivered a sample within
   `missing_after_s` before the window's end (and, for a configured-off stream,
   never).
@@ -34,6 +40,14 @@ from edge.wire import PLACEMENT_LEFT, PLACEMENT_RIGHT, Decoded, ImuSamples
 
 STREAMS = ("mat", "imu_left", "imu_right")
 PLACEMENT_STREAMS = {PLACEMENT_LEFT: "imu_left", PLACEMENT_RIGHT: "imu_right"}
+GAP_S = 600.0
+"""The longest gap in all the data that is windowed second by second. Longer than any
+state the estimate stages keep of the data before a gap (a stream is missing 3 s after
+its last sample, the relief reference covers 2 min, a relief lasts at most 5 min), so
+by its end the windows show nobody known to be there, whatever comes after."""
+MAX_TIME_S = 1e12
+"""The largest time (s) a window can be found for: far past any trace (`edge.sources.trace`
+allows 1e9 s), and well inside what an int64 window index and a float64 hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +153,12 @@ def imu_sample_times(imu: ImuSamples) -> np.ndarray:
     return imu.arrival_s - (last_ms - imu.device_ms) / 1000.0
 
 
+def _bad_times(t_s: np.ndarray) -> np.ndarray | None:
+    """Which of these times are no time (not finite, or beyond MAX_TIME_S); None if none."""
+    usable = np.abs(t_s) <= MAX_TIME_S
+    return None if usable.all() else ~usable
+
+
 class Windower:
     """Collects decoded frames and hands back completed windows, in order, exactly once."""
 
@@ -156,7 +176,10 @@ class Windower:
         self.enabled = {s: bool(enabled.get(s, True)) for s in STREAMS}
         self.shape: tuple[int, int] | None = None  # the mat's (rows, cols), from its first frame
         self.late_samples = {s: 0 for s in STREAMS}
+        self.bad_times = {s: 0 for s in STREAMS}  # samples dropped: their time is no time
         self.foreign_frames = 0  # frames of another geometry than the first one seen
+        self.skipped_windows = 0  # empty windows jumped over, past GAP_S into a gap
+        self._gap_windows = max(1, math.ceil(GAP_S / self.period_s))
         self._pending = {s: _Pending() for s in STREAMS}
         self._next: int | None = None  # index of the next window to close
         self._watermark = -math.inf  # latest arrival seen from any source
@@ -170,27 +193,47 @@ class Windower:
             for frames in item.pressure:
                 if not len(frames):
                     continue
-                self._watermark = max(self._watermark, float(frames.arrival_s.max()))
-                shape = tuple(frames.counts.shape[1:])
+                arrival = frames.arrival_s.astype(np.float64)
+                counts = frames.counts
+                bad = _bad_times(arrival)
+                if bad is not None:
+                    self.bad_times["mat"] += int(bad.sum())
+                    arrival, counts = arrival[~bad], counts[~bad]
+                    if not len(arrival):
+                        continue
+                self._watermark = max(self._watermark, float(arrival.max()))
+                shape = tuple(counts.shape[1:])
                 if self.shape is None:
                     self.shape = shape  # type: ignore[assignment]
                 if shape != self.shape:
-                    self.foreign_frames += len(frames)
+                    self.foreign_frames += len(arrival)
                     continue
                 if self.enabled["mat"]:
-                    self._add("mat", frames.arrival_s.astype(np.float64), frames.counts)
+                    self._add("mat", arrival, counts)
             if item.imu is not None and len(item.imu):
-                self._watermark = max(self._watermark, float(item.imu.arrival_s.max()))
-                t_all = imu_sample_times(item.imu)
+                imu = item.imu
+                self._arrived(imu.arrival_s)
+                t_all = imu_sample_times(imu)
+                bad = _bad_times(t_all)
                 for placement, stream in PLACEMENT_STREAMS.items():
-                    keep = item.imu.placement == placement
+                    keep = imu.placement == placement
+                    if bad is not None:
+                        self.bad_times[stream] += int((keep & bad).sum())
+                        keep &= ~bad
                     if not self.enabled[stream] or not keep.any():
                         continue
                     self._add(stream, t_all[keep],
-                              item.imu.accel_mg[keep].astype(np.float64),
-                              item.imu.gyro_dps10[keep].astype(np.float64) / 10.0)
+                              imu.accel_mg[keep].astype(np.float64),
+                              imu.gyro_dps10[keep].astype(np.float64) / 10.0)
             if item.status is not None and len(item.status):
-                self._watermark = max(self._watermark, float(item.status.arrival_s.max()))
+                self._arrived(item.status.arrival_s)
+
+    def _arrived(self, arrival_s: np.ndarray) -> None:
+        """Move the arrival clock to the latest of these arrivals that is a time."""
+        bad = _bad_times(arrival_s)
+        usable = arrival_s if bad is None else arrival_s[~bad]
+        if len(usable):
+            self._watermark = max(self._watermark, float(usable.max()))
 
     def _add(self, stream: str, t_s: np.ndarray, *values: np.ndarray) -> None:
         if self._next is None:
@@ -223,6 +266,7 @@ class Windower:
     def _close_until(self, end: int, max_windows: int | None = None) -> Windows | None:
         """Close windows _next .. end - 1 (at most max_windows of them)."""
         assert self._next is not None
+        end = self._through_gap(end)
         if max_windows is not None:
             end = min(end, self._next + max_windows)
         n = end - self._next
@@ -266,3 +310,29 @@ class Windower:
         self._next = end
         return Windows(first=first, period_s=period, mat=mat, imu=imu, present=present,
                        samples=samples)
+
+    def _through_gap(self, end: int) -> int:
+        """Where this close must stop (at most `end`), after jumping `_next` over the part
+        of a gap in all the data past its first GAP_S: to the window of the next data, or
+        as far as the arrival clock allows when none is waiting. A run stops where such a
+        part begins, so none spans a jump."""
+        assert self._next is not None
+        last = max(self._last_sample.values())
+        last_k = self._next - 1 if last == -math.inf else math.floor(last / self.period_s)
+        gap = self._gap_windows
+        if end <= last_k + 1 + gap:
+            return end  # the common case: no gap this long can lie before `end`
+        waiting = [np.floor(t / self.period_s) for p in self._pending.values() for t in p.t_s]
+        keys = np.unique(np.concatenate([[last_k], *waiting]).astype(np.int64)).tolist()
+        for data_k, next_k in zip(keys, [*keys[1:], None]):
+            skip_from = data_k + 1 + gap  # the windows from here to the next data are skipped
+            if next_k is not None and (skip_from >= next_k or next_k <= self._next):
+                continue
+            if skip_from >= end:
+                break
+            if self._next < skip_from:
+                return skip_from  # close up to the skip; it happens on the next close
+            target = end if next_k is None else min(next_k, end)
+            self.skipped_windows += target - self._next
+            self._next = target
+        return end
