@@ -150,3 +150,16 @@ def test_a_flood_of_topics_keeps_bounded_memory():
         refusals.refuse(f"legwake/x/desk-{n}/state", "not JSON")
     assert refusals.total == TOPICS_KEPT * 3
     assert len(refusals._topics) == TOPICS_KEPT
+
+
+def test_the_dashboard_reads_a_snooze_as_the_agent_does():
+    from dashboard.fleet import Fleet
+    from tests.dashboard_app import ALERT, feed
+
+    fleet = Fleet("legwake", commands=COMMANDS)
+    feed(fleet, "alert", ALERT)
+    [update] = feed(fleet, "cmd/snooze", {"minutes": 15.0})  # the agent applies it: 15 min
+    assert (update["alert"]["status"], update["alert"]["snoozed_min"]) == ("snoozed", 15)
+    assert COMMANDS.parse("snooze", b'{"minutes": 15.0}', received_at=AT).minutes == 15
+    assert feed(fleet, "cmd/snooze", {"minutes": 121}) == []  # refused by both alike
+    assert fleet.ignored == 1
