@@ -220,7 +220,7 @@ def scan(timeout_s: float, sim_hci: str | None) -> None:
 
 
 def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None,
-            seed: int | None):
+            seed: int | None, body_model: str | None = None):
     """The simulated sitter: a scenario name or JSON file, over the [sim] defaults."""
     from firmware_sim.scenario import Scenario, get_scenario
     from firmware_sim.simulation import Sitter
@@ -237,7 +237,7 @@ def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     return Sitter(plan, weight_kg=weight_kg or settings.weight_kg, seat=seat or settings.seat,
-                  seed=seed)
+                  seed=seed, body_model=body_model or settings.body)
 
 
 @main.command()
@@ -255,13 +255,17 @@ def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None
               help="The seat ([sim] seat).")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Varies the sitter and the scenario ([sim] seed).")
+@click.option("--body", "body_model", type=click.Choice(["standard", "anthropometric"]),
+              default=None, help="The body model: standard (firmware_sim/body.py) or "
+                                 "anthropometric (firmware_sim/anthropometry.py) ([sim] body).")
 @click.option("--imu", "imu_transport", type=click.Choice(["ble", "serial", "none"]),
               default=None, help="How the thigh units are reached ([imu] transport).")
 @click.option("--duration", "duration_s", type=click.FloatRange(min=1), default=None,
               help="Stop after this many scenario seconds (default: the whole scenario).")
 def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
         trace_out: str | None, speed: float | None, weight_kg: float | None, seat: str | None,
-        seed: int | None, imu_transport: str | None, duration_s: float | None) -> None:
+        seed: int | None, body_model: str | None, imu_transport: str | None,
+        duration_s: float | None) -> None:
     """Run the simulated seat mat and thigh sensors playing SCENARIO.
 
     SCENARIO is a scenario name (see --list) or a scenario JSON file; default [sim] scenario.
@@ -280,7 +284,7 @@ def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
         return
     cfg = _load_config(config_path)
     settings = cfg.sim
-    sitter = _sitter(cfg, scenario, weight_kg, seat, seed)
+    sitter = _sitter(cfg, scenario, weight_kg, seat, seed, body_model)
     plan = sitter.scenario
     imu_transport = imu_transport or cfg.imu.transport
     if trace_out:

@@ -531,6 +531,7 @@ class SimConfig(_Validated):
     speed: float = setting(1.0, Number(0.1, 1000))
     weight_kg: float = setting(75.0, Number(45, 130))
     seat: str = setting("cushioned", OneOf(("cushioned", "hard")))
+    body: str = setting("standard", OneOf(("standard", "anthropometric")))
     seed: int = setting(1, Integer(0))
     mat_rate_hz: int = setting(20, Integer(5, 50))
     mat_pty_link: str = setting("", Text('a path for a symlink to the pty, or "" for none'))

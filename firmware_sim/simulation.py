@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Self
 
+from firmware_sim.anthropometry import AnthropometricBody
 from firmware_sim.body import Body
 from firmware_sim.clock import SimClock
 from firmware_sim.legimu import LegImuFirmware
@@ -23,6 +24,11 @@ from firmware_sim.seatmat import PtySeatMat, SeatMatFirmware
 from firmware_sim.tracegen import write_trace
 
 IMU_TRANSPORTS = ("ble", "serial", "none")
+BODY_MODELS: dict[str, type[Body | AnthropometricBody]] = {
+    "standard": Body,                    # firmware_sim/body.py: the model the estimator grew up on
+    "anthropometric": AnthropometricBody,  # firmware_sim/anthropometry.py: written independently
+}
+"""Body models by name (`legwake sim --body`, `[sim] body`); each takes weight_kg, seat, seed."""
 # Fixed static random addresses, so a configured address keeps finding the same unit.
 UNIT_ADDRESSES = {PLACEMENT_LEFT: "F1:E6:4A:00:1E:F7", PLACEMENT_RIGHT: "F1:E6:4A:00:21:6B"}
 
@@ -35,14 +41,22 @@ class Sitter:
     weight_kg: float = 75.0
     seat: str = "cushioned"
     seed: int = 1
+    body_model: str = "standard"
 
-    def body(self) -> Body:
-        return Body(weight_kg=self.weight_kg, seat=self.seat, seed=self.seed)
+    def __post_init__(self) -> None:
+        if self.body_model not in BODY_MODELS:
+            raise ValueError(f"unknown body model {self.body_model!r}; valid names: "
+                             f"{', '.join(BODY_MODELS)}")
+
+    def body(self) -> Body | AnthropometricBody:
+        return BODY_MODELS[self.body_model](weight_kg=self.weight_kg, seat=self.seat,
+                                            seed=self.seed)
 
     def meta(self) -> dict[str, Any]:
-        """The trace header's `meta`: the sitter and the scenario's ground truth."""
+        """The trace header's `meta`: the sitter, the body model and the scenario's ground truth."""
         return {"simulated": True, "weight_kg": self.weight_kg, "seat": self.seat,
-                "seed": self.seed, "scenario": self.scenario.name,
+                "seed": self.seed, "body_model": self.body_model, "body": self.body().describe(),
+                "scenario": self.scenario.name,
                 "scenario_plan": self.scenario.to_dict(),
                 "ground_truth": self.scenario.ground_truth()}
 
