@@ -15,13 +15,23 @@ the scenario's weight shifts, stand-up / sit-down, walking, fidgeting) and speed
 Writes bench/out/confusion.png (all sensors) and bench/out/confusion_<mode>.png.
 
     .venv/bin/python bench/estimate.py [--quick] [--modes all,mat_only,...]
+        [--body NAME] [--params FILE] [--leave-one-out]
 
 The 95% target is for all sensors; the other modes are informative.
+
+A simulator is one guess at a body: `--body` scores on another body model
+(firmware_sim.simulation.BODY_MODELS), `--params` with a posture model fitted elsewhere
+(bench/train_posture.py --body NAME --out FILE). `--leave-one-out` does both ways round:
+it fits on each body model (the shipped posture model is the standard model's fit; the
+others are trained here, once, into bench/out/) and scores on every other one, printing
+each pair's tables. Those are the figures that say how the estimator does on a body it
+was not tuned on.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import tempfile
 import time
@@ -36,10 +46,11 @@ from edge.config import EstimateConfig
 from edge.decode import Decoders
 from edge.estimate.estimator import EstimateSeconds, Estimator
 from edge.estimate.labels import CROSSED, POSTURE_INDEX, POSTURES, SEATED
+from edge.estimate.posture import PostureModel
 from edge.sources.replay import batches
 from edge.sources.trace import TraceReader
 from firmware_sim.scenario import Scenario, get_scenario
-from firmware_sim.simulation import Sitter, write_simulated_trace
+from firmware_sim.simulation import BODY_MODELS, Sitter, write_simulated_trace
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -87,25 +98,52 @@ LIGHT_SIDE_LIFTS = {
 }
 
 
-def trace_for(name: str, seed: int, weight: float, seat: str) -> Path:
+def trace_for(name: str, seed: int, weight: float, seat: str, body: str = "standard") -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"{name}-{seed}-{weight:g}kg-{seat}.jsonl.gz"
+    model = "" if body == "standard" else f"-{body}"
+    path = CACHE / f"{name}-{seed}-{weight:g}kg-{seat}{model}.jsonl.gz"
     if not path.exists():
         partial = path.with_name(path.name.replace(".jsonl.gz", ".part.jsonl.gz"))
         write_simulated_trace(partial, Sitter(get_scenario(name, seed), weight_kg=weight,
-                                              seat=seat, seed=seed))
+                                              seat=seat, seed=seed, body_model=body))
         os.replace(partial, path)
     return path
 
 
-def replay(path: Path, modes: list[str]) -> tuple[dict[str, EstimateSeconds],
-                                                  dict[str, float], float]:
+def posture_model(path: Path | None) -> PostureModel:
+    """The posture model in a file bench/train_posture.py wrote (None: the shipped one)."""
+    if path is None:
+        return PostureModel.default()
+    spec = importlib.util.spec_from_file_location(f"posture_params_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return PostureModel.from_module(module)
+
+
+def fitted_on(body: str) -> Path | None:
+    """The posture model fitted on `body`: the shipped one for the standard model, else
+    trained once into bench/out/."""
+    if body == "standard":
+        return None
+    path = OUT / f"posture_params_{body}.py"
+    if not path.exists():
+        from train_posture import train  # beside this script; only when a fit is missing
+
+        print(f"fitting the posture model on the {body} body model (seeds 1-20) ...",
+              flush=True)
+        train(20, body, path)
+    return path
+
+
+def replay(path: Path, modes: list[str], model: PostureModel | None = None
+           ) -> tuple[dict[str, EstimateSeconds], dict[str, float], float]:
     """Every mode's estimates of one trace, seconds spent in each, and decode seconds."""
     reader = TraceReader(path)
     decoders = Decoders(reader.header.sources)
     seat = reader.header.meta.get("seat", "cushioned")
     estimators = {m: Estimator(EstimateConfig(), mat_calibration=Calibration(),
-                               present=MODES[m], seat=seat) for m in modes}
+                               present=MODES[m], seat=seat, model=model) for m in modes}
     parts: dict[str, list[EstimateSeconds]] = {m: [] for m in modes}
     spent = dict.fromkeys(modes, 0.0)
     decode_s = 0.0
@@ -319,32 +357,25 @@ def report(mode: str, tally: Tally, traces: int) -> None:
           f"({tally.spent_s / max(tally.trace_s / 3600, 1e-9):.2f} s per hour, one core)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="7 sittings instead of 16")
-    parser.add_argument("--modes", default=",".join(MODES))
-    args = parser.parse_args()
-    modes = [m for m in args.modes.split(",") if m]
-    unknown = set(modes) - set(MODES)
-    if unknown:
-        parser.error(f"unknown modes {sorted(unknown)}; modes: {', '.join(MODES)}")
-    sittings = QUICK if args.quick else HELD_OUT
-    started = time.perf_counter()
+def evaluate(sittings: list[tuple[str, int, float, str]], modes: list[str], *,
+             body: str = "standard", params: Path | None = None, figures: str = ""
+             ) -> dict[str, Tally]:
+    """Score the estimator (posture model from `params`) on `sittings` of `body`; print
+    each sitting, then each mode's tables; figures to bench/out/confusion<figures>*.png."""
+    model = posture_model(params)
     tallies = {m: Tally() for m in modes}
     decode_total = 0.0
-    print(f"{len(sittings)} held-out sittings (seeds >= 1000), modes: {', '.join(modes)}")
     for name, seed, weight, seat in sittings:
         t0 = time.perf_counter()
-        path = trace_for(name, seed, weight, seat)
+        path = trace_for(name, seed, weight, seat, body)
         made = time.perf_counter() - t0
-        results, spent, decode_s = replay(path, modes)
+        results, spent, decode_s = replay(path, modes, model)
         decode_total += decode_s
         scenario = get_scenario(name, seed)
         for m in modes:
             tallies[m].trace_s += scenario.duration_s
             tallies[m].spent_s += spent[m]
             score(tallies[m], scenario, results[m], weight, seat)
-        acc = np.trace(tallies[modes[0]].confusion)
         line = f"  {name:>16} seed {seed} {weight:5.1f} kg {seat:9s} " \
                f"{scenario.duration_s / 60:5.1f} min"
         all_res = results.get("all")
@@ -356,13 +387,59 @@ def main() -> None:
               flush=True)
     for m in modes:
         report(m, tallies[m], len(sittings))
-        name = "confusion.png" if m == "all" else f"confusion_{m}.png"
+        name = f"confusion{figures}.png" if m == "all" else f"confusion{figures}_{m}.png"
         c = tallies[m].confusion
         plot_confusion(c, f"posture, {m.replace('_', ' ')}: per-second accuracy "
                           f"{np.trace(c) / max(c.sum(), 1):.4f} ({c.sum() - np.trace(c)} of "
-                          f"{c.sum()} s wrong), {len(sittings)} held-out sittings", OUT / name)
-    print(f"\ndecoding: {decode_total:.1f} s; whole run {time.perf_counter() - started:.0f} s; "
-          f"figures in {OUT.relative_to(ROOT)}/")
+                          f"{c.sum()} s wrong), {len(sittings)} held-out sittings"
+                          + (f", {figures.strip('_').replace('_', ' ')}" if figures else ""),
+                       OUT / name)
+    print(f"\ndecoding: {decode_total:.1f} s")
+    return tallies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="7 sittings instead of 16")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--body", default="standard", choices=sorted(BODY_MODELS),
+                        help="the body model to score on")
+    parser.add_argument("--params", type=Path, default=None,
+                        help="a posture model written by bench/train_posture.py --out")
+    parser.add_argument("--leave-one-out", action="store_true",
+                        help="fit on each body model, score on each other one")
+    args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; modes: {', '.join(MODES)}")
+    sittings = QUICK if args.quick else HELD_OUT
+    started = time.perf_counter()
+    if not args.leave_one_out:
+        print(f"{len(sittings)} held-out sittings (seeds >= 1000) of the {args.body} body "
+              f"model, modes: {', '.join(modes)}")
+        evaluate(sittings, modes, body=args.body, params=args.params,
+                 figures="" if args.body == "standard" and args.params is None
+                 else f"_{args.body}")
+    else:
+        summary = []
+        for fit in BODY_MODELS:
+            params = fitted_on(fit)
+            for body in BODY_MODELS:
+                if body == fit:
+                    continue
+                print(f"\n##### fitted on the {fit} body model, scored on the {body} one: "
+                      f"{len(sittings)} held-out sittings, modes: {', '.join(modes)}")
+                tallies = evaluate(sittings, modes, body=body, params=params,
+                                   figures=f"_fit_{fit}_score_{body}")
+                c = tallies[modes[0]].confusion
+                per = [c[i, i] / c[i].sum() for i in range(len(POSTURES)) if c[i].sum()]
+                summary.append(f"fitted on {fit:>14}, scored on {body:>14} ({modes[0]}): "
+                               f"accuracy {np.trace(c) / max(c.sum(), 1):.4f}, worst posture "
+                               f"{min(per):.4f} (targets: 0.95, every posture 0.90)")
+        print("\n" + "\n".join(summary))
+    print(f"whole run {time.perf_counter() - started:.0f} s; figures in "
+          f"{OUT.relative_to(ROOT)}/")
 
 
 if __name__ == "__main__":
