@@ -23,6 +23,7 @@ from tests.mosquitto import Mosquitto, Subscriber
 from tests.sittings import workday
 
 LOCAL = "http://127.0.0.1"  # TestClient's base_url: a Host the app answers
+TOKEN = "s3cret-token-for-tests-0123"  # a [dashboard] token for the tests
 STATE = {"t": 12.0, "posture": "upright", "confidence": 0.9,
          "sites": {s: {"pressure_mmhg": 20.0, "time_to_numbness_s": None} for s in (
              "sciatic_left", "sciatic_right", "thigh_left", "thigh_right", "peroneal_left",

@@ -25,6 +25,7 @@ from edge.store import Store
 from tests.dashboard_app import (
     ALERT,
     STATE,
+    TOKEN,
     client_of,
     config_for,
     feed,
@@ -33,9 +34,6 @@ from tests.dashboard_app import (
 )
 from tests.mosquitto import Mosquitto, Subscriber
 from tests.sittings import workday
-
-TOKEN = "s3cret-token-for-tests-0123"
-
 
 # --- the fleet, alone ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from edge.processes import free_port
 from tests.dashboard_app import (
     ALERT,
     STATE,
+    TOKEN,
     client_of,
     config_for,
     feed,
@@ -32,7 +33,6 @@ from tests.dashboard_app import (
 from tests.mosquitto import Subscriber
 from tests.running import start, stop, wait_http
 
-TOKEN = "s3cret-token-for-tests-0123"
 REBOUND = "attacker.example:8080"  # a page of attacker.example, its name rebound to us
 REFUSED = "Invalid host header"
 
