@@ -72,7 +72,7 @@ from edge.payloads import (
     is_message_id,
     json_object,
 )
-from edge.refusals import Refusals
+from edge.refusals import Refusals, reason_of
 from edge.report import CSS as REPORT_CSS
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
                 for update in fleet.message(arrival.topic, arrival.payload, arrival.at):
                     hub.broadcast(update)
             except Exception as error:
-                failed.refuse(arrival.topic, f"{type(error).__name__}: {error}")
+                failed.refuse(arrival.topic, reason_of(error, ()))  # none is ours here
                 log.debug("the dashboard failed on a message on %s", arrival.topic[:200],
                           exc_info=True)
 
@@ -345,7 +345,8 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
         body: dict[str, Any] = {
             "ok": not down, "broker_connected": hub.broker_connected,
             "desks": fleet.desk_count, "desks_evicted": fleet.evicted,
-            "messages_refused": fleet.ignored + mqtt_bridge.refused.total, "messages_failed": failed.total,
+            "messages_refused": fleet.ignored + mqtt_bridge.refused.total,
+            "messages_failed": failed.total,
             "messages_dropped": mqtt_bridge.dropped,
             "restarts": {task.name: task.restarts for task in supervised}}
         if down:

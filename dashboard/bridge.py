@@ -6,8 +6,8 @@ with a clean session: the retained status and state rebuild the picture on every
 connect. paho's network thread only puts `(topic, payload, arrival)` into a bounded
 asyncio queue on the app's loop (the oldest is dropped, counted and logged, when the app
 falls behind); the app takes them from there. A payload over MAX_MESSAGE_BYTES is refused
-before it is copied, so the queue holds at most QUEUE_SIZE payloads of that size. Commands are published at QoS 1 and count
-as sent once the broker has acknowledged them.
+before it is copied, so the queue holds at most QUEUE_SIZE payloads of that size. Commands
+are published at QoS 1 and count as sent once the broker has acknowledged them.
 
 Must not touch: what the messages mean (dashboard/fleet.py) or HTTP (dashboard/app.py).
 """

@@ -28,7 +28,7 @@ from typing import Any
 
 from edge.config import SEGMENT
 from edge.payloads import Commands, PayloadSchema, is_message_id, json_object
-from edge.refusals import Refusals
+from edge.refusals import Refusals, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,7 @@ class Fleet:
                       "cmd/ack": self._cmd_ack, "cmd/snooze": self._cmd_snooze}[kind]
             return handle(key, body, now)
         except Exception as error:  # noqa: BLE001 - one bad message never stops the feed
-            reason = str(error) if isinstance(error, ValueError) else \
-                f"{type(error).__name__}: {error}"
-            self._refused.refuse(topic, reason)
+            self._refused.refuse(topic, reason_of(error))
             return []
 
     @property

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -314,21 +314,8 @@ def replay_trace(reader: TraceReader, config: Config, sinks: Sequence[Sink] = ()
     started = trace_start(reader.header.started)
     agent = Agent(config, reader.header.sources, id_prefix=session_prefix(started),
                   started_utc=started, sinks=sinks)
-    for batch in batches(reader, batch_size):
-        for feed in _spans(batch, MAX_FEED_S):
-            agent.process(feed)
+    for batch in batches(reader, batch_size, span_s=MAX_FEED_S):
+        agent.process(batch)
     agent.finish()
     return agent
 
-
-def _spans(batch: list[Received], span_s: float) -> Iterator[list[Received]]:
-    """The batch (in arrival order) in parts that each cover at most `span_s` of arrivals."""
-    if not batch or batch[-1].arrival_s - batch[0].arrival_s <= span_s:
-        yield batch
-        return
-    start = 0
-    for i, received in enumerate(batch):
-        if received.arrival_s - batch[start].arrival_s > span_s:
-            yield batch[start:i]
-            start = i
-    yield batch[start:]

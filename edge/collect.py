@@ -53,7 +53,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.config import CollectConfig, MqttConfig
 from edge.payloads import MAX_ID_CHARS, is_message_id, json_object
 from edge.publish import PublisherError, make_client, session_options
-from edge.refusals import Refusals
+from edge.refusals import Refusals, reason_of
 from edge.store import Message, Rejected, Store
 
 __all__ = ["KINDS", "BadMessage", "Collector", "CollectorError", "CollectorStats",
@@ -393,7 +393,7 @@ class Collector:
                     delivery.topic, delivery.payload, topic_prefix=self.mqtt.topic_prefix,
                     site=self.collect.site)))
             except Exception as error:  # noqa: BLE001 - anyone on the broker can send anything
-                unreadable.append(self._bad(delivery, _reason(error)))
+                unreadable.append(self._bad(delivery, reason_of(error, BadMessage)))
         recorded: tuple[int, int] | None = None
         rejected: list[Rejected] = []
         while True:
@@ -439,7 +439,7 @@ class Collector:
         except Exception as error:  # noqa: BLE001
             if len(parsed) == 1:
                 refused.append(self._bad(parsed[0][0], f"the log cannot take it: "
-                                                       f"{_reason(error)}"))
+                                                       f"{reason_of(error, BadMessage)}"))
                 return 0, 0
         half = len(parsed) // 2
         first = self._record(store, parsed[:half], refused)
@@ -460,11 +460,6 @@ class Collector:
                     client.ack(delivery.mid, delivery.qos)
                     acknowledged += 1
         self._count("acknowledged", acknowledged)
-
-
-def _reason(error: Exception) -> str:
-    """Why a message was refused: our own errors say it; others are named too."""
-    return str(error) if isinstance(error, BadMessage) else f"{type(error).__name__}: {error}"
 
 
 def run_collector(mqtt: MqttConfig, collect: CollectConfig, stop: threading.Event) -> \

@@ -786,7 +786,7 @@ def check_environment(config: Config, *, config_file: str | os.PathLike[str] | N
     Raises ConfigError with every problem in load_config's style (`config_file`, the key,
     what would be valid, what it is, and why), and the warnings in its `warnings`.
     Warns when a secret ([mqtt] password, [dashboard] token) is set in `config_file` and
-    group or others may read that file. No message shows a secret.
+    others (not its owner or group) may read that file. No message shows a secret.
     """
     if for_command is not None and for_command not in COMMANDS:
         raise ValueError(f"for_command: expected one of {', '.join(COMMANDS)} or None, "

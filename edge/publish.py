@@ -60,7 +60,7 @@ from edge.payloads import (
     is_message_id,
 )
 from edge.payloads import show as _show
-from edge.refusals import Refusals
+from edge.refusals import Refusals, reason_of
 from edge.timefmt import iso_utc
 
 __all__ = [
@@ -517,9 +517,7 @@ class MqttPublisher:
                                                      received_at=received.received_at))
             except Exception as error:  # noqa: BLE001 - anyone on the broker can send anything
                 self._count("commands_invalid")
-                reason = str(error) if isinstance(error, InvalidCommand) else \
-                    f"{type(error).__name__}: {error}"
-                self._refused.refuse(received.topic, reason)
+                self._refused.refuse(received.topic, reason_of(error, InvalidCommand))
         return commands
 
     def wait_until_sent(self, timeout: float) -> bool:

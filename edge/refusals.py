@@ -29,6 +29,13 @@ class _Topic:
     unlogged: int = 0
 
 
+def reason_of(error: BaseException,
+              ours: type[BaseException] | tuple[type[BaseException], ...] = ValueError) -> str:
+    """Why a message was refused, from what its handling raised: our own errors (`ours`)
+    say it in words; anything else is named with its type, so a surprise shows as one."""
+    return str(error) if isinstance(error, ours) else f"{type(error).__name__}: {error}"
+
+
 class Refusals:
     """Refused messages of one boundary (`what`, e.g. "command", "message")."""
 

@@ -15,10 +15,16 @@ from edge.sources.base import Received
 from edge.sources.trace import TraceReader
 
 
-def batches(reader: TraceReader, size: int = 4096) -> Iterator[list[Received]]:
-    """The trace's chunks in lists of up to `size`, in file order."""
+def batches(reader: TraceReader, size: int = 4096, *,
+            span_s: float | None = None) -> Iterator[list[Received]]:
+    """The trace's chunks in lists of up to `size`, in file order; with `span_s`, each list
+    also covers at most `span_s` seconds of arrivals (sparse chunks spanning hours would
+    otherwise make one feed hold all their windows)."""
     batch: list[Received] = []
     for received in reader:
+        if batch and span_s is not None and received.arrival_s - batch[0].arrival_s > span_s:
+            yield batch
+            batch = []
         batch.append(received)
         if len(batch) >= size:
             yield batch
