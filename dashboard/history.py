@@ -81,13 +81,9 @@ class History:
         """The desks with logged minutes, by name."""
         if not self.exists:
             return []
-        with self._reading():
-            conn = open_log(self.db_path)
-            try:
-                return [row[0] for row in conn.execute(
-                    "SELECT DISTINCT desk FROM minutes ORDER BY desk")]
-            finally:
-                conn.close()
+        with self._log() as conn:
+            return [row[0] for row in conn.execute(
+                "SELECT DISTINCT desk FROM minutes ORDER BY desk")]
 
     def query(self, desk: str | None, start: date | None, end: date | None) -> HistoryQuery:
         """The range asked for, its missing ends filled in: up to the last local day with
@@ -141,16 +137,12 @@ class History:
         {"site", "desk", "payload": the alert message, "outcome": dict or None}."""
         if not self.exists:
             return []
-        with self._reading():  # a damaged log: a ReportError, and the dashboard still starts
-            conn = open_log(self.db_path)
-            try:
-                rows = conn.execute(
-                    "SELECT site, desk, id, t, time_utc, kind, nerve_site, posture,"
-                    " time_to_numbness_s, message, acknowledged, snoozed, moved, response_s,"
-                    " responded FROM alerts WHERE time_utc >= ? AND kind IS NOT NULL"
-                    " ORDER BY time_utc DESC LIMIT ?", (since_utc, limit)).fetchall()
-            finally:
-                conn.close()
+        with self._log() as conn:  # a damaged log: a ReportError, and the dashboard still starts
+            rows = conn.execute(
+                "SELECT site, desk, id, t, time_utc, kind, nerve_site, posture,"
+                " time_to_numbness_s, message, acknowledged, snoozed, moved, response_s,"
+                " responded FROM alerts WHERE time_utc >= ? AND kind IS NOT NULL"
+                " ORDER BY time_utc DESC LIMIT ?", (since_utc, limit)).fetchall()
         out = []
         for (site, desk, alert_id, t, time_utc, kind, nerve_site, posture, ttn, message,
              acknowledged, snoozed, moved, response_s, responded) in reversed(rows):
@@ -165,16 +157,22 @@ class History:
     def _last_day(self, desk: str | None) -> date | None:
         if not self.exists:
             return None
+        with self._log() as conn:
+            where, params = (" WHERE desk = ?", (desk,)) if desk else ("", ())
+            row = conn.execute(
+                f"SELECT date(max(minute_utc), 'localtime') FROM minutes{where}",
+                params).fetchone()
+            return date.fromisoformat(row[0]) if row and row[0] else None
+
+    @contextlib.contextmanager
+    def _log(self) -> Iterator[sqlite3.Connection]:
+        """The log opened read-only, its errors as `_reading` says, closed after."""
         with self._reading():
             conn = open_log(self.db_path)
             try:
-                where, params = (" WHERE desk = ?", (desk,)) if desk else ("", ())
-                row = conn.execute(
-                    f"SELECT date(max(minute_utc), 'localtime') FROM minutes{where}",
-                    params).fetchone()
+                yield conn
             finally:
                 conn.close()
-            return date.fromisoformat(row[0]) if row and row[0] else None
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
