@@ -42,11 +42,13 @@ __all__ = [
     "ConfigError",
     "DeskConfig",
     "EstimateConfig",
+    "HapticConfig",
     "ImuConfig",
     "MatConfig",
     "ModelConfig",
     "MqttConfig",
     "NerveConfig",
+    "NotifyConfig",
     "PolicyConfig",
     "RecordConfig",
     "SimConfig",
@@ -276,12 +278,53 @@ def _host_name(text: str) -> str | None:
     return None if address.is_unspecified else address.compressed
 
 
-Check = Integer | Number | OneOf | Flag | Text | CalibrationTable | HostNames
+@dataclass(frozen=True, slots=True)
+class Subset:
+    """A list of some of `choices`, each at most once, stored as a tuple in `choices`' order."""
+
+    choices: tuple[str, ...]
+
+    @property
+    def expected(self) -> str:
+        return f"a list of {', '.join(_toml(c) for c in self.choices)} (each at most once), or []"
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple) or len(set(map(str, value))) != len(value) \
+                or not all(isinstance(item, str) and item in self.choices for item in value):
+            raise _Invalid(self.expected)
+        return tuple(c for c in self.choices if c in value)
 
 
-def setting(default: Any, check: Check, *, secret: bool = False) -> Any:
-    """A dataclass field for one setting: its default, its check, and whether to hide it."""
-    return field(default=default, repr=not secret, metadata={"check": check, "secret": secret})
+@dataclass(frozen=True, slots=True)
+class PushUrls:
+    """Apprise URLs ("ntfy://topic", "json://host:port/path", ...): each must be one Apprise
+    can use. A wrong one is shown redacted, as Apprise itself prints it."""
+
+    expected: str = ('a list of Apprise URLs like ["ntfy://my-topic", "gotify://host/token"]'
+                     " (https://github.com/caronc/apprise/wiki), or [] for none")
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            raise _Invalid(self.expected)
+        from edge.nudge.push import redacted_url, usable_url
+
+        for item in value:
+            if not isinstance(item, str) or not usable_url(item):
+                shown = redacted_url(item) if isinstance(item, str) else _hidden(item)
+                raise _Invalid("each an Apprise URL of a service Apprise knows", shown)
+        return tuple(value)
+
+
+Check = (Integer | Number | OneOf | Flag | Text | CalibrationTable | HostNames | Subset
+         | PushUrls)
+
+
+def setting(default: Any, check: Check, *, secret: bool = False,
+            shown: Callable[[Any], Any] | None = None) -> Any:
+    """A dataclass field for one setting: its default, its check, and whether to hide it;
+    `shown` renders a secret that is set (a redacted copy), "***" when None."""
+    return field(default=default, repr=not secret,
+                 metadata={"check": check, "secret": secret, "shown": shown})
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,8 +357,9 @@ class _Validated:
             try:
                 stored = check.parse(value)
             except _Invalid as bad:
-                if f.metadata.get("secret"):
-                    got = _hidden(value)
+                if f.metadata.get("secret") and not (f.metadata.get("shown")
+                                                     and bad.got is not None):
+                    got = _hidden(value)  # unless the check said it redacted
                 else:
                     got = bad.got if bad.got is not None else _got(value)
                 problems.append(f"{f.name}: expected {bad.expected}, got {got}")
@@ -576,12 +620,49 @@ class PolicyConfig(_Validated):
     quiet_end: str = setting("", Text('a local time "HH:MM", or "" for no quiet hours',
                                       pattern=_CLOCK))
     snooze_max_min: float = setting(120.0, Number(1, 1440))
+    max_reminders: int = setting(2, Integer(0, 10))
 
     rules: ClassVar[tuple[Rule, ...]] = (
         Rule("worse_s", lambda c: c.worse_s < c.lead_time_s, "less than lead_time_s"),
         Rule("quiet_end", lambda c: bool(c.quiet_start) == bool(c.quiet_end),
              "set together with quiet_start (both, or neither)"),
     )
+
+
+ALERT_KINDS = ("numbness", "break")
+
+
+@dataclass(frozen=True, slots=True)
+class HapticConfig(_Validated):
+    """The buzz on the thigh (edge/nudge/haptic.py): units with the v1.1 haptic characteristic."""
+
+    enabled: bool = setting(True, Flag())
+    intensity: int = setting(70, Integer(1, 100))
+    kinds: tuple[str, ...] = setting(ALERT_KINDS, Subset(ALERT_KINDS))
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig(_Validated):
+    """Push notifications through Apprise (edge/nudge/push.py), queued on disk."""
+
+    urls: tuple[str, ...] = setting((), PushUrls(), secret=True,
+                                    shown=lambda urls: [redact_push_url(u) for u in urls])
+    kinds: tuple[str, ...] = setting(ALERT_KINDS, Subset(ALERT_KINDS))
+    queue_path: str = setting("notify.db", Text("a SQLite file path", empty_ok=False))
+    retry_initial_s: float = setting(5.0, Number(0.1, 600))
+    retry_max_s: float = setting(300.0, Number(1, 3600))
+    expire_h: float = setting(24.0, Number(0.1, 720))
+
+    rules: ClassVar[tuple[Rule, ...]] = (
+        Rule("retry_initial_s", lambda s: s.retry_initial_s <= s.retry_max_s,
+             "at most retry_max_s ({s.retry_max_s})"),
+    )
+
+
+def redact_push_url(url: str) -> str:
+    from edge.nudge.push import redacted_url
+
+    return redacted_url(url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -640,6 +721,8 @@ class Config(_Validated):
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    haptic: HapticConfig = field(default_factory=HapticConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     nerve: NerveConfig = field(default_factory=NerveConfig)
     estimate: EstimateConfig = field(default_factory=EstimateConfig)
@@ -905,7 +988,8 @@ def config_to_toml(cfg: Config, *, redact: bool = False) -> str:
         for f in fields(values):
             value = getattr(values, f.name)
             if redact and f.metadata.get("secret") and value:
-                value = "***"
+                shown = f.metadata.get("shown")
+                value = shown(value) if shown is not None else "***"
             lines.append(f"{f.name} = {_toml(value)}")
         lines.append("")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ Owns two things every process that reads the broker shares:
   the broker can send anything: bytes that are not UTF-8, NaN, or `[[[[...` nested
   thousands deep (which makes Python's json raise RecursionError, not ValueError). All
   of it becomes the caller's own error with a reason, never another exception.
-- `Commands`: the one definition of `cmd/ack` and `cmd/snooze`, `schemas/cmd-*.json`
+- `Commands`: the one definition of `cmd/ack`, `cmd/snooze` and `cmd/pause`, `schemas/cmd-*.json`
   compiled by fastjsonschema and checked at run time by the agent (what it applies) and
   the dashboard (what it shows and what it sends) alike. The longest snooze is
   [policy] snooze_max_min, which replaces the schema's maximum.
@@ -31,12 +31,15 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_NESTING",
     "AckCommand",
+    "COMMAND_KINDS",
     "Command",
     "CommandKind",
     "Commands",
     "InvalidCommand",
     "InvalidPayload",
+    "PauseCommand",
     "PayloadSchema",
+    "SnoozeCommand",
     "command_schema",
     "is_message_id",
     "json_object",
@@ -141,9 +144,10 @@ class InvalidCommand(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AckCommand:
-    """Someone acknowledged the alert `alert_id` (cmd/ack: {"id": "<alert id>"})."""
+    """Someone acknowledged the alert `alert_id` (cmd/ack: {"id": "<alert id>"}), or, with
+    None (cmd/ack: {}), the newest alert still open."""
 
-    alert_id: str
+    alert_id: str | None
     received_at: datetime
 
 
@@ -156,9 +160,19 @@ class SnoozeCommand:
     received_at: datetime
 
 
-Command = AckCommand | SnoozeCommand
-CommandKind = Literal["ack", "snooze"]
-COMMAND_KINDS: tuple[CommandKind, ...] = ("ack", "snooze")
+@dataclass(frozen=True, slots=True)
+class PauseCommand:
+    """Nudges paused (`paused`) for `minutes` (None: until resumed), or resumed
+    (cmd/pause: {"paused": true|false, "minutes": optional}; {"minutes": N} pauses)."""
+
+    paused: bool
+    minutes: int | None
+    received_at: datetime
+
+
+Command = AckCommand | SnoozeCommand | PauseCommand
+CommandKind = Literal["ack", "snooze", "pause"]
+COMMAND_KINDS: tuple[CommandKind, ...] = ("ack", "snooze", "pause")
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -188,8 +202,8 @@ class PayloadSchema:
 
 
 class Commands:
-    """The cmd/ack and cmd/snooze payloads: checked against their schemas, with the longest
-    snooze `snooze_max_min` (None: the schema's own maximum)."""
+    """The cmd/ack, cmd/snooze and cmd/pause payloads: checked against their schemas, with
+    the longest snooze `snooze_max_min` (None: the schema's own maximum)."""
 
     def __init__(self, snooze_max_min: float | None = None) -> None:
         schemas = {kind: command_schema(kind) for kind in COMMAND_KINDS}
@@ -197,6 +211,8 @@ class Commands:
         if snooze_max_min is not None:
             minutes["maximum"] = int(snooze_max_min)
         self.snooze_minutes: tuple[int, int] = (minutes["minimum"], minutes["maximum"])
+        pause = schemas["pause"]["properties"]["minutes"]
+        self.pause_minutes: tuple[int, int] = (pause["minimum"], pause["maximum"])
         self._validators = {kind: fastjsonschema.compile(schema)
                             for kind, schema in schemas.items()}
 
@@ -205,34 +221,47 @@ class Commands:
         A whole-number float of minutes is an integer to JSON Schema: it comes back an int."""
         validate = self._validators.get(kind)
         if validate is None:
-            raise InvalidCommand(f"unknown command {show(kind)}: expected ack or snooze")
+            raise InvalidCommand(f"unknown command {show(kind)}: expected"
+                                 f" {', '.join(COMMAND_KINDS)}")
         try:
             validate(body)
         except fastjsonschema.JsonSchemaValueException as error:
-            raise InvalidCommand(_reason(error, self.snooze_minutes)) from None
+            raise InvalidCommand(_reason(error, self.pause_minutes if kind == "pause"
+                                         else self.snooze_minutes)) from None
         except RecursionError:
             raise InvalidCommand("nested too deeply") from None
         assert isinstance(body, dict)
-        if kind == "snooze" and isinstance(body["minutes"], float):
+        if isinstance(body.get("minutes"), float):
             body = {**body, "minutes": int(body["minutes"])}
         return body
 
     def parse(self, kind: CommandKind, payload: bytes, *, received_at: datetime) -> Command:
-        """One cmd/ack or cmd/snooze payload -> its Command, or InvalidCommand saying why."""
+        """One cmd/ack, cmd/snooze or cmd/pause payload -> its Command, or InvalidCommand
+        saying why."""
         body = self.check(kind, json_object(payload, InvalidCommand, constants=False,
                                             max_bytes=MAX_COMMAND_BYTES))
         if kind == "ack":
-            return AckCommand(alert_id=body["id"], received_at=received_at)
+            return AckCommand(alert_id=body.get("id"), received_at=received_at)
+        if kind == "pause":
+            return PauseCommand(paused=body.get("paused", True), minutes=body.get("minutes"),
+                                received_at=received_at)
         return SnoozeCommand(minutes=body["minutes"], alert_id=body.get("id"),
                              received_at=received_at)
 
 
 def _reason(error: fastjsonschema.JsonSchemaValueException,
-            snooze: tuple[int, int] | None = None) -> str:
+            minutes: tuple[int, int] | None = None) -> str:
     """The schema's reason, said of the key ("minutes: must be ...") rather than of "data",
-    and in words for a missing or an unknown key."""
+    and in words for a missing or an unknown key, an empty command, and minutes given
+    to a resume."""
     where = ".".join(str(part) for part in (error.path or [])[1:])
     value = error.value
+    if error.rule == "minProperties" and isinstance(value, dict):
+        keys = error.definition.get("properties", {})
+        return f"empty; expected {' or '.join(json.dumps(key) for key in keys)}"
+    if error.rule == "not" and isinstance(value, dict) and "minutes" in value:
+        return 'minutes: not with "paused": false (a resume lasts until the next pause)'
+
     if error.rule == "required" and isinstance(value, dict):
         missing = [key for key in error.rule_definition if key not in value]
         return f"missing {', '.join(json.dumps(key) for key in missing)}"
@@ -245,6 +274,6 @@ def _reason(error: fastjsonschema.JsonSchemaValueException,
         if text.startswith(prefix):
             text = text[len(prefix):]
             break
-    if where == "minutes" and snooze is not None:
-        text += f" (an integer {snooze[0]}..{snooze[1]})"
+    if where == "minutes" and minutes is not None:
+        text += f" (an integer {minutes[0]}..{minutes[1]})"
     return f"{where}: {text}" if where else text

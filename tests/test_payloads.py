@@ -19,6 +19,7 @@ from edge.payloads import (
     MAX_ID_CHARS,
     MAX_NESTING,
     AckCommand,
+    PauseCommand,
     Commands,
     InvalidCommand,
     SnoozeCommand,
@@ -57,10 +58,12 @@ hostile_payloads = st.one_of(
 # --- the commands ----------------------------------------------------------------------------
 
 
-@given(kind=st.sampled_from(["ack", "snooze"]), payload=hostile_payloads)
+@given(kind=st.sampled_from(["ack", "snooze", "pause"]), payload=hostile_payloads)
 @example(kind="ack", payload=b"[" * 3000)
 @example(kind="snooze", payload=b'{"minutes": 1e400}')
 @example(kind="snooze", payload=b'{"minutes": -0.0}')
+@example(kind="pause", payload=b'{"paused": false, "minutes": 5}')
+@example(kind="pause", payload=b'{"minutes": 1440.0}')
 def test_a_command_is_a_command_or_invalid_never_anything_else(kind: str, payload: bytes):
     try:
         command = COMMANDS.parse(kind, payload, received_at=AT)  # type: ignore[arg-type]
@@ -68,7 +71,13 @@ def test_a_command_is_a_command_or_invalid_never_anything_else(kind: str, payloa
         assert str(reason) and len(str(reason)) < 400
         return
     if isinstance(command, AckCommand):
-        assert isinstance(command.alert_id, str) and 1 <= len(command.alert_id) <= MAX_ID_CHARS
+        assert command.alert_id is None or (isinstance(command.alert_id, str)
+                                            and 1 <= len(command.alert_id) <= MAX_ID_CHARS)
+    elif isinstance(command, PauseCommand):
+        assert type(command.paused) is bool
+        assert command.minutes is None or (type(command.minutes) is int
+                                           and 1 <= command.minutes <= 1440)
+        assert not (command.minutes and not command.paused)
     else:
         assert isinstance(command, SnoozeCommand)
         assert type(command.minutes) is int and 1 <= command.minutes <= 120

@@ -1,0 +1,1 @@
+"""Nudges that reach the person: the buzz on the thigh (haptic) and push notifications."""
