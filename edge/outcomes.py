@@ -4,7 +4,9 @@ Owns the follow-up of alerts for the log. An alert is followed for the lead time
 (`[policy] lead_time_s`, the warning the person was promised); then one `outcome`
 event closes it. A numbness alert counts as answered by a move when the posture
 changes or the person gets up; a break reminder when the person gets up. The response
-time is from the alert to the first answer: the move, or else the button. Pure:
+time is from the alert to the first answer: the move, or else the button. A move counts
+as "in time" only before the numbness the alert predicted: an alert that said the leg is
+numb already cannot be answered in time, only answered. Pure:
 seconds and commands in, outcome events out, on the data's clock.
 """
 
@@ -22,6 +24,7 @@ class _Followed:
     kind: str
     t: float
     posture: str
+    deadline_s: float  # after the alert: the predicted numbness, or the lead time
     moved_t: float | None = None
     acked_t: float | None = None
     snoozed_t: float | None = None
@@ -38,7 +41,10 @@ class AlertOutcomes:
         return bool(self._followed)
 
     def alert(self, event: dict[str, Any]) -> None:
-        self._followed.append(_Followed(event["id"], event["kind"], event["t"], event["posture"]))
+        ahead = event.get("time_to_numbness_s")
+        deadline = self.window_s if ahead is None else min(float(ahead), self.window_s)
+        self._followed.append(_Followed(event["id"], event["kind"], event["t"], event["posture"],
+                                        deadline))
 
     def command(self, kind: str, t: float, alert_id: str | None) -> None:
         """A button pressed: for the named alert, or (no id) every one being followed."""
@@ -68,7 +74,7 @@ class AlertOutcomes:
         return out
 
     def _outcome(self, item: _Followed, t: float) -> dict[str, Any]:
-        moved = item.moved_t is not None and item.moved_t - item.t <= self.window_s
+        moved = item.moved_t is not None and item.moved_t - item.t <= item.deadline_s
         answers = [(when, name) for when, name in ((item.moved_t if moved else None, "moved"),
                                                    (item.acked_t, "ack"),
                                                    (item.snoozed_t, "snooze"))

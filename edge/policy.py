@@ -1,4 +1,5 @@
-"""When to nudge: numbness alerts, break reminders, acknowledgements, snoozes, quiet hours.
+"""When to nudge: numbness alerts, break reminders, acknowledgements, snoozes, pauses,
+quiet hours.
 
 A pure state machine: one `Second` of estimates in, a list of decisions (alert
 and break events, as the JSON objects of the event stream) out; what it knows of the
@@ -31,6 +32,7 @@ class PolicySettings(Protocol):
     quiet_start: str
     quiet_end: str
     snooze_max_min: float
+    max_reminders: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +49,14 @@ class Second:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    kind: str  # "ack" or "snooze"
+    kind: str  # "ack", "snooze", "pause" or "resume"
     t_s: float
     alert_id: str | None = None
-    minutes: float | None = None
+    minutes: float | None = None  # a pause without minutes lasts until resumed
+
+COMMAND_KINDS = ("ack", "snooze", "pause", "resume")
+NUMB_NOW_S = 1.0
+"""A time to numbness this short means the leg is numb already (the model's 0)."""
 
 
 def _minute_of_day(text: str) -> float | None:
@@ -61,8 +67,13 @@ def _minute_of_day(text: str) -> float | None:
 
 
 def numbness_message(site: str, posture: str, seconds: float) -> str:
-    """What to tell the person: what to do first, then why, in plain words."""
+    """What to tell the person: what to do first, then why, in plain words. A leg numb
+    already has lost its position sense, so it is moved gently and not stood on until the
+    tingling has passed (seed 002, Q3)."""
     side = site.rsplit("_", 1)[1]
+    if seconds <= NUMB_NOW_S:
+        return (f"Your {side} leg is probably numb now. Move it gently, and wait for the "
+                "tingling to pass before you stand up.")
     when = "now" if seconds < 30 else f"in about {max(1, round(seconds / 60))} min"
     if posture.startswith("foot_under"):
         action = f"Untuck your {posture.rsplit('_', 1)[1]} foot"
@@ -82,6 +93,7 @@ class _Episode:
 
     alerted_id: str | None = None
     alerted_t: float = -math.inf
+    reminders: int = 0  # alerts after the first
     escalated: bool = False
     acknowledged: bool = False
     clear_since: float | None = None
@@ -95,6 +107,7 @@ class Policy:
     _episode: _Episode | None = None
     _cooldown_until: float = -math.inf
     _snoozed_until: float = -math.inf
+    _paused_until: float = -math.inf  # math.inf: until resumed
     _sitting_since: float | None = None
     _away_since: float | None = None
     _on_break: bool = False
@@ -103,6 +116,8 @@ class Policy:
     _break_alert_id: str | None = None
     _quiet: tuple[float | None, float | None] = field(default=(None, None))
     _last_t: float | None = None
+    _last_seen: float | None = None  # the newest second stepped, trusted or not
+    _newest_alert_id: str | None = None
 
     def __post_init__(self) -> None:
         self._quiet = (_minute_of_day(self.settings.quiet_start),
@@ -126,11 +141,31 @@ class Policy:
         before any break."""
         return self._break
 
+    @property
+    def newest_alert_id(self) -> str | None:
+        """The id of the newest alert raised (what an acknowledgement without an id is for)."""
+        return self._newest_alert_id
+
+    @property
+    def paused_until(self) -> float | None:
+        """Until when nudges are paused (the data's seconds; math.inf until resumed), or None
+        when they are not. A pause that ran out reads None from its end on."""
+        now = -math.inf if self._last_seen is None else self._last_seen
+        return self._paused_until if self._paused_until > now else None
+
     # --- commands ------------------------------------------------------------------------
 
     def command(self, command: Command) -> None:
-        """An acknowledgement or a snooze from the person (over MQTT)."""
-        if command.kind == "ack":
+        """An acknowledgement, a snooze, a pause or a resume from the person (over MQTT).
+        An acknowledgement without an alert id is for the newest alert still open."""
+        if command.kind == "pause":
+            self._paused_until = (math.inf if command.minutes is None
+                                  else command.t_s + command.minutes * 60)
+        elif command.kind == "resume":
+            self._paused_until = -math.inf
+        elif command.kind == "ack":
+            if command.alert_id is None:
+                command = Command("ack", command.t_s, alert_id=self._newest_alert_id)
             episode = self._episode
             if episode is not None and command.alert_id in (None, episode.alerted_id):
                 episode.acknowledged = True
@@ -142,7 +177,8 @@ class Policy:
             if self._episode is not None:
                 self._episode.acknowledged = True
         else:
-            raise ValueError(f"unknown command {command.kind!r}: expected ack or snooze")
+            raise ValueError(f"unknown command {command.kind!r}: expected"
+                             f" {', '.join(COMMAND_KINDS)}")
 
     def restart(self) -> None:
         """The data resumes after a jump over a long gap in it (no data at all for longer
@@ -159,6 +195,7 @@ class Policy:
 
     def step(self, second: Second) -> list[dict[str, Any]]:
         """Decisions for this second: alert and break events, in the event stream's shape."""
+        self._last_seen = second.t_s
         if not second.trusted:
             self._last_t = None
             return []
@@ -168,7 +205,7 @@ class Policy:
         return out
 
     def _may_alert(self, second: Second) -> bool:
-        if second.t_s < self._snoozed_until:
+        if second.t_s < self._snoozed_until or second.t_s < self._paused_until:
             return False
         start, end = self._quiet
         if start is None or end is None or second.local_minute is None:
@@ -178,13 +215,17 @@ class Policy:
         return not quiet
 
     def _alert(self, second: Second, kind: str, site: str | None, seconds: float | None,
-               message: str) -> dict[str, Any]:
+               message: str, reminder: int = 0) -> dict[str, Any]:
         self._count += 1
-        return {"t": round(second.t_s, 3), "event": "alert",
-                "id": f"{self.id_prefix}-{self._count}", "kind": kind, "site": site,
-                "posture": second.posture,
-                "time_to_numbness_s": None if seconds is None else round(seconds, 1),
-                "message": message}
+        alert = {"t": round(second.t_s, 3), "event": "alert",
+                 "id": f"{self.id_prefix}-{self._count}", "kind": kind, "site": site,
+                 "posture": second.posture,
+                 "time_to_numbness_s": None if seconds is None else round(seconds, 1),
+                 "message": message, "reminder": reminder}
+        if seconds is not None:
+            alert["numb"] = seconds <= NUMB_NOW_S
+        self._newest_alert_id = alert["id"]
+        return alert
 
     def _numbness(self, second: Second, out: list[dict[str, Any]]) -> None:
         settings = self.settings
@@ -216,13 +257,18 @@ class Policy:
         first = episode.alerted_id is None
         if first and second.t_s < self._cooldown_until:
             return
+        if not first and episode.reminders >= settings.max_reminders:
+            return  # said often enough: quiet for the rest of this episode
         worse = not episode.escalated and soonest <= settings.worse_s
         ignored = (not episode.acknowledged
                    and second.t_s - episode.alerted_t >= settings.repeat_after_s)
         if first or worse or ignored:
             site = SITES[worst]
+            if not first:
+                episode.reminders += 1
             alert = self._alert(second, "numbness", site, soonest,
-                                numbness_message(site, second.posture, soonest))
+                                numbness_message(site, second.posture, soonest),
+                                reminder=episode.reminders)
             episode.alerted_id, episode.alerted_t = alert["id"], second.t_s
             episode.acknowledged = False
             episode.escalated = episode.escalated or soonest <= settings.worse_s

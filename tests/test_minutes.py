@@ -105,3 +105,19 @@ def test_a_snooze_is_the_answer_when_nobody_moves():
     [result] = [o for t in range(1, 61) for o in outcomes.second(float(t), "upright", True)]
     assert (result["snoozed"], result["moved"], result["responded"], result["response_s"]) == (
         True, False, "snooze", 12.0)
+
+
+def test_a_move_counts_as_in_time_only_before_the_predicted_numbness():
+    """An alert that said 0 s left (numb already) cannot be answered in time; one with 60 s
+    left is answered in time by a move at 40 s, not at 90 s."""
+    def moved(alerts: list[tuple[str, float]], move_at: int) -> dict[str, bool]:
+        outcomes = AlertOutcomes(window_s=180)
+        for alert_id, ahead in alerts:
+            outcomes.alert({"id": alert_id, "kind": "numbness", "t": 0.0,
+                            "posture": "foot_under_left", "time_to_numbness_s": ahead})
+        out = [o for t in range(1, 200) for o in outcomes.second(
+            float(t), "foot_under_left" if t < move_at else "upright", seated=True)]
+        return {o["alert_id"]: o["moved"] for o in out}
+
+    assert moved([("numb", 0.0), ("soon", 60.0)], move_at=40) == {"numb": False, "soon": True}
+    assert moved([("soon", 60.0)], move_at=90) == {"soon": False}

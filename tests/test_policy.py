@@ -56,7 +56,7 @@ def test_one_episode_gives_one_alert_naming_site_posture_and_time():
                      "site": "peroneal_left", "posture": "crossed_left_over_right",
                      "time_to_numbness_s": 180.0,
                      "message": "Uncross your legs: your left leg may fall asleep in about "
-                                "3 min."}
+                                "3 min.", "reminder": 0, "numb": False}
 
 
 def test_hysteresis_a_flickering_prediction_does_not_re_alert():
@@ -66,10 +66,11 @@ def test_hysteresis_a_flickering_prediction_does_not_re_alert():
 
 
 def test_repeat_when_ignored_but_not_once_acknowledged():
-    config = PolicyConfig(repeat_after_s=60.0, worse_s=10.0)
+    config = PolicyConfig(repeat_after_s=60.0, worse_s=10.0, max_reminders=5)
     ignored = Policy(config, id_prefix="a")
-    times = [a["t"] for a in alerts(run(ignored, [crossed(t, 150) for t in range(200)]))]
-    assert times == [0, 60, 120, 180]
+    said = alerts(run(ignored, [crossed(t, 150) for t in range(200)]))
+    assert [a["t"] for a in said] == [0, 60, 120, 180]
+    assert [a["reminder"] for a in said] == [0, 1, 2, 3]
 
     acknowledged = Policy(config, id_prefix="b")
     out = run(acknowledged, [crossed(0, 150)])
@@ -179,7 +180,7 @@ def test_seconds_in_a_sensor_gap_change_nothing():
 
 def test_ids_are_unique_and_replay_deterministic():
     def events() -> list[dict]:
-        policy = Policy(PolicyConfig(repeat_after_s=30), id_prefix="trace-x")
+        policy = Policy(PolicyConfig(repeat_after_s=30, max_reminders=3), id_prefix="trace-x")
         return run(policy, [crossed(t, 150) for t in range(100)])
 
     first, second = events(), events()
@@ -201,7 +202,62 @@ def test_messages_say_what_to_do(site, posture, start):
 
 def test_bad_command_and_settings_are_refused():
     policy = Policy(PolicyConfig(), id_prefix="x")
-    with pytest.raises(ValueError, match="ack or snooze"):
+    with pytest.raises(ValueError, match="ack, snooze, pause, resume"):
         policy.command(Command("reboot", 0))
     with pytest.raises(ValueError):
         dataclasses.replace(PolicyConfig(), worse_s=500.0)
+
+
+def test_reminders_stop_after_max_reminders_for_that_episode():
+    """Workrave's and Stretchly's habit: remind, remind again, then let the person be."""
+    config = PolicyConfig(repeat_after_s=60.0, worse_s=10.0)  # max_reminders = 2
+    policy = Policy(config, id_prefix="m")
+    episode = alerts(run(policy, [crossed(t, 150) for t in range(600)]))
+    assert [a["t"] for a in episode] == [0, 60, 120]
+    assert [a["reminder"] for a in episode] == [0, 1, 2]
+    # Worse (under worse_s) is a reminder too, and there are none left.
+    assert alerts(run(policy, [crossed(t, 5) for t in range(600, 700)])) == []
+    # A new episode (after it cleared and the cooldown) starts counting afresh.
+    run(policy, [upright(t) for t in range(700, 760)])
+    again = alerts(run(policy, [crossed(t, 150) for t in range(900, 1000)]))
+    assert [a["reminder"] for a in again] == [0, 1]
+
+    never = Policy(dataclasses.replace(config, max_reminders=0), id_prefix="n")
+    assert len(alerts(run(never, [crossed(t, 150) for t in range(600)]))) == 1
+
+
+def test_a_leg_numb_already_is_told_so_and_told_what_is_safe():
+    policy = Policy(PolicyConfig(), id_prefix="z")
+    [alert] = alerts(run(policy, [crossed(0, 0.0)]))
+    assert alert["numb"] is True and alert["time_to_numbness_s"] == 0.0
+    message = alert["message"]
+    assert "left leg is probably numb now" in message
+    assert "gently" in message and "before you stand up" in message
+    assert "numb now" not in numbness_message("peroneal_left", "upright", 90)
+
+
+def test_pause_holds_every_alert_until_it_ends_or_is_resumed():
+    policy = Policy(PolicyConfig(break_after_min=5), id_prefix="p")
+    policy.command(Command("pause", 0, minutes=2))
+    assert policy.paused_until == 120
+    times = [a["t"] for a in alerts(run(policy, [crossed(t, 150) for t in range(200)]))]
+    assert times == [120]
+    assert policy.paused_until is None  # ran out
+
+    forever = Policy(PolicyConfig(break_after_min=5), id_prefix="f")
+    forever.command(Command("pause", 0))
+    assert forever.paused_until == INF
+    events = run(forever, [crossed(t, 150) for t in range(600)])
+    assert [e for e in events if e["event"] == "alert"] == []  # no numbness, no break
+    forever.command(Command("resume", 600))
+    assert forever.paused_until is None
+    assert alerts(run(forever, [crossed(t, 150) for t in range(600, 610)]))[0]["t"] == 600
+
+
+def test_an_acknowledgement_without_an_id_is_for_the_newest_alert():
+    config = PolicyConfig(repeat_after_s=60.0, worse_s=10.0)
+    policy = Policy(config, id_prefix="k")
+    out = run(policy, [crossed(0, 150)])
+    assert policy.newest_alert_id == out[0]["id"]
+    policy.command(Command("ack", 1))
+    assert alerts(run(policy, [crossed(t, 150) for t in range(1, 200)])) == []
