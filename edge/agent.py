@@ -38,6 +38,7 @@ from edge.sources.trace import TraceReader
 from edge.timefmt import iso_utc
 
 SENSORS = ("mat", "imu_left", "imu_right")
+THIGH_UNITS = ("imu_left", "imu_right")  # the battery-powered sensors
 MAX_FEED_S = 600.0
 """The longest stretch of a trace a replay hands the agent at once. A feed's seconds are
 decided together, so a batch of sparse chunks spanning hours would hold all its windows."""
@@ -268,7 +269,19 @@ class Agent:
                 "confidence": round(float(seconds.confidence[i]), 3), "sites": sites,
                 "sensors": sensors, "seat": _seat(seconds, i),
                 "sitting_s": None if since is None else round(t - since, 1),
-                "last_break": self._last_break(t)}
+                "last_break": self._last_break(t), "battery_pct": self._battery_pct()}
+
+    def _battery_pct(self) -> dict[str, int | None]:
+        """Each thigh unit's battery level as its live link last read it (%); None when it
+        has not been read, and in a replay (no links)."""
+        links = self.links() if self.links else {}
+        levels: dict[str, int | None] = {}
+        for unit in THIGH_UNITS:
+            level = links.get(unit, {}).get("battery_pct")
+            known = (isinstance(level, int | float) and not isinstance(level, bool)
+                     and math.isfinite(level))
+            levels[unit] = min(100, max(0, round(level))) if known else None
+        return levels
 
     def _last_break(self, t: float) -> dict[str, Any] | None:
         """The policy's newest natural break, from when the person got up; `length_s` runs

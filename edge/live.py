@@ -2,9 +2,11 @@
 
 Owns the live loop: the configured sources (or the simulated desk, with
 `--sim`) pumping into one bounded queue, the agent taking what arrived a few
-times a second, MQTT commands applied, and a clean shutdown (offline status,
-outbox flushed). Everything it decides goes through `edge.agent`, the same code
-a replay runs.
+times a second, MQTT commands applied (and a pause published as it changes), the
+nudges that reach the person (the buzz on the thigh units, push notifications),
+and a clean shutdown (offline status, outbox flushed). Everything it decides goes
+through `edge.agent`, the same code a replay runs; the channels are sinks after
+the MQTT one, and none of them waits on a network inside the loop.
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from edge.agent import Agent, Sink, session_prefix
 from edge.config import Config
 from edge.model import warmup
-from edge.payloads import AckCommand, Commands
+from edge.nudge.haptic import HapticSink
+from edge.nudge.push import PushSink
+from edge.payloads import AckCommand, Command, Commands, PauseCommand
 from edge.publish import MqttPublisher
 from edge.sinks import MqttSink, StoreSink
 from edge.sources.base import Clock, Received, Source
+from edge.sources.ble import BleImuSource
 from edge.sources.configured import configured_sources
 from edge.store import Store
+from edge.wire import PLACEMENTS
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +79,17 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
     publisher = MqttPublisher(config.mqtt, config.desk,
                               commands=Commands(config.policy.snooze_max_min))
     publisher.start()
+    pushes = PushSink(config.notify)
+    pushes.start()
+    haptics = _haptics(config, sources)
     queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=QUEUE_SIZE)
     pumps = [asyncio.create_task(_pump(source, queue), name=f"pump {source.name}")
              for source in sources]
     logbook = _open_log(config, prefix, started)
     agent: Agent | None = None
     try:
-        sinks: list[Sink] = [MqttSink(publisher), *extra_sinks]
+        # MQTT first: every other channel comes after an alert is in the outbox.
+        sinks: list[Sink] = [MqttSink(publisher), pushes, haptics, *extra_sinks]
         if logbook is not None:
             sinks.append(logbook)
         agent = Agent(config, {s.name: s.describe() for s in sources}, id_prefix=prefix,
@@ -89,6 +100,8 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
                                          "log": config.log.path or None})
         if on_ready is not None:
             on_ready(agent)
+        paused = _PauseState(publisher)
+        paused.publish(agent)
         while not stop.is_set():
             # Process as soon as anything arrives: an alert leaves with the frame that
             # completes its second, not at the next tick.
@@ -97,15 +110,14 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
                 chunks.append(await asyncio.wait_for(queue.get(), TICK_S))
             chunks += _drain(queue)
             for command in publisher.commands():
-                if isinstance(command, AckCommand):
-                    agent.command("ack", alert_id=command.alert_id)
-                else:
-                    agent.command("snooze", alert_id=command.alert_id, minutes=command.minutes)
+                _apply(agent, command)
             agent.process(chunks)
+            paused.publish(agent)  # after a pause command, or when a pause ran out
             for task in pumps:
                 if task.done() and not task.cancelled() and task.exception():
                     raise task.exception()  # type: ignore[misc]
     finally:
+        await haptics.drain()
         for task in pumps:
             task.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
@@ -118,8 +130,46 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
                 logbook.store.close()
             publisher.wait_until_sent(timeout=5.0)
             publisher.stop()
+            pushes.stop()
     assert agent is not None
     return agent
+
+
+def _apply(agent: Agent, command: Command) -> None:
+    if isinstance(command, AckCommand):
+        agent.command("ack", alert_id=command.alert_id)
+    elif isinstance(command, PauseCommand):
+        agent.command("pause" if command.paused else "resume", minutes=command.minutes)
+    else:
+        agent.command("snooze", alert_id=command.alert_id, minutes=command.minutes)
+
+
+class _PauseState:
+    """The pause as last published (retained on `pause`), published again when it changes."""
+
+    def __init__(self, publisher: MqttPublisher) -> None:
+        self.publisher = publisher
+        self.shown: Any = ()  # nothing published yet
+
+    def publish(self, agent: Agent) -> None:
+        until = agent.paused_until_utc
+        if until == self.shown:
+            return
+        self.shown = until
+        forever = until is not None and until.year == datetime.max.year
+        self.publisher.publish_pause(until is not None, None if forever else until)
+        log.info("nudges %s", "resumed" if until is None else "paused until resumed"
+                 if forever else f"paused until {until:%H:%M} UTC")
+
+
+def _haptics(config: Config, sources: Sequence[Source]) -> HapticSink:
+    """The buzz on the thigh units that can be asked (those on BLE)."""
+    units = {PLACEMENTS[source.placement]: source for source in sources
+             if isinstance(source, BleImuSource)}
+    if config.haptic.enabled and config.imu.transport == "serial":
+        log.info("thigh units wired through the mat cannot buzz (the host never writes to"
+                 " the mat); [haptic] applies to units on BLE")
+    return HapticSink(config.haptic, units)
 
 
 def _open_log(config: Config, session: str, started: datetime) -> StoreSink | None:
@@ -146,7 +196,8 @@ async def run_simulated(config: Config, stop: asyncio.Event, sitter, *, speed: f
     from firmware_sim.simulation import LiveDesk
 
     desk = LiveDesk(sitter, speed=speed, imu_transport=config.imu.transport,
-                    hci="tcp-server:127.0.0.1:0", mat_rate_hz=config.sim.mat_rate_hz)
+                    hci="tcp-server:127.0.0.1:0", mat_rate_hz=config.sim.mat_rate_hz,
+                    haptic=config.sim.haptic)
     async with desk:
         config = dataclasses.replace(
             config, mat=dataclasses.replace(config.mat, port=desk.serial_path),
