@@ -112,9 +112,26 @@ class Agent:
 
     def command(self, kind: str, *, alert_id: str | None = None,
                 minutes: float | None = None) -> None:
-        """An acknowledgement or snooze from the person, taking effect now (the data's now)."""
+        """An acknowledgement, snooze, pause or resume from the person, taking effect now (the
+        data's now). An acknowledgement without an id is for the newest alert."""
+        if kind == "ack" and alert_id is None:
+            alert_id = self.policy.newest_alert_id
+            if alert_id is None:
+                return
         self.policy.command(Command(kind, self._last_t, alert_id=alert_id, minutes=minutes))
-        self.outcomes.command(kind, self._last_t, alert_id)
+        if kind in ("ack", "snooze"):
+            self.outcomes.command(kind, self._last_t, alert_id)
+
+    @property
+    def paused_until_utc(self) -> datetime | None:
+        """Until when nudges are paused (wall clock); None when they are not, and
+        `datetime.max` (UTC) while paused until resumed."""
+        until = self.policy.paused_until
+        if until is None:
+            return None
+        if math.isinf(until):
+            return datetime.max.replace(tzinfo=UTC)
+        return self.started_utc + timedelta(seconds=until)
 
     @property
     def now_utc(self) -> datetime:

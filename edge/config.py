@@ -558,6 +558,8 @@ class DashboardConfig(_Validated):
     allowed_hosts: tuple[str, ...] = setting((), HostNames())
     # Followed at once; a new desk beyond it replaces the one silent the longest.
     max_desks: int = setting(500, Integer(1, 100000))
+    url: str = setting("", Text('an http:// or https:// address, or "" for http://<host>:<port>/',
+                                pattern=r"https?://\S+"))
 
     rules: ClassVar[tuple[Rule, ...]] = (
         # Anyone on the network could read the desks and acknowledge alerts without it.
@@ -576,6 +578,7 @@ class SimConfig(_Validated):
     weight_kg: float = setting(75.0, Number(45, 130))
     seat: str = setting("cushioned", OneOf(("cushioned", "hard")))
     body: str = setting("standard", OneOf(("standard", "anthropometric")))
+    haptic: bool = setting(True, Flag())
     seed: int = setting(1, Integer(0))
     mat_rate_hz: int = setting(20, Integer(5, 50))
     mat_pty_link: str = setting("", Text('a path for a symlink to the pty, or "" for none'))

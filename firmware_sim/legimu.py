@@ -1,8 +1,9 @@
 """The LegIMU thigh sensor's firmware: a real GATT server on a bumble device.
 
 This module owns the unit's behaviour as `spec/hardware.md` section 2 states
-it: advertising, the GATT table, the config characteristic's rules, and the
-notification stream (samples on the scenario clock, packed to the negotiated
+it: advertising, the GATT table, the config characteristic's rules, the v1.1
+haptic characteristic (a unit built with `haptic=False` is a v1 unit without
+it), and the notification stream (samples on the scenario clock, packed to the negotiated
 ATT MTU). It owns no radio: `firmware_sim.radio.SimRadio` gives it a bumble
 `LocalLink` to live on. It must not touch `edge/`: the bytes come from
 `firmware_sim.packets`, so the agent's decoder is checked against the contract.
@@ -50,6 +51,11 @@ logger = logging.getLogger(__name__)
 IMU_SERVICE_UUID = "f0fb1000-ea9f-46e8-af22-1f45a4807835"
 IMU_DATA_UUID = "f0fb1001-ea9f-46e8-af22-1f45a4807835"
 IMU_CONFIG_UUID = "f0fb1002-ea9f-46e8-af22-1f45a4807835"
+IMU_HAPTIC_UUID = "f0fb1003-ea9f-46e8-af22-1f45a4807835"
+HAPTIC_PATTERNS = {0: "stop", 1: "tap", 2: "double tap", 3: "insist"}
+"""spec/hardware.md section 2, v1.1: pattern codes; 4..255 are reserved (ignored)."""
+HAPTIC_PULSES_MS = {0: (), 1: (150,), 2: (150, 150), 3: (400, 400, 400)}
+HAPTIC_GAPS_MS = {0: 0, 1: 0, 2: 150, 3: 300}
 BATTERY_SERVICE_UUID16 = 0x180F
 BATTERY_LEVEL_UUID16 = 0x2A19
 RATES_HZ = (25, 50, 100)
@@ -63,6 +69,12 @@ _CONFIG = struct.Struct("<HB")  # rate_hz, placement
 _MAX_ATT_MTU = 247  # what a typical nRF52 build with data length extension accepts
 _ADVERTISING_INTERVAL_MS = 100.0
 _REMOTE_USER_TERMINATED = hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR
+
+
+def haptic_duration_ms(pattern: int) -> int:
+    """How long a pattern plays: its pulses and the gaps between them."""
+    pulses = HAPTIC_PULSES_MS.get(pattern, ())
+    return sum(pulses) + HAPTIC_GAPS_MS.get(pattern, 0) * max(0, len(pulses) - 1)
 
 
 class LegImuFirmware:
@@ -83,12 +95,18 @@ class LegImuFirmware:
             then resumes at the present, `seq` unbroken, `device_ms` jumping.
         on_notify: called with every notification value just after it is queued
             to the central (tests compare it with what the agent received).
+        haptic: whether the unit has a vibration motor and the v1.1 haptic
+            characteristic; False simulates a v1 unit.
+        on_buzz: called with (pattern name, intensity %) for every pattern started;
+            every one is also logged and kept in `buzzes` as (scenario s, name, %).
     """
 
     def __init__(self, placement: int, motion: Motion, *, clock: SimClock,
                  address: str | None = None, boot_ms: int = 0, rate_hz: int = DEFAULT_RATE_HZ,
                  battery_pct: float = 100.0, battery_drain_pct_per_h: float = 4.0,
-                 fifo_s: float = 2.0, on_notify: Callable[[bytes], None] | None = None) -> None:
+                 fifo_s: float = 2.0, on_notify: Callable[[bytes], None] | None = None,
+                 haptic: bool = True,
+                 on_buzz: Callable[[str, int], None] | None = None) -> None:
         if placement not in _NAME_PREFIX:
             raise ValueError(f"placement must be {PLACEMENT_LEFT} (left) or {PLACEMENT_RIGHT} "
                              f"(right), got {placement}")
@@ -110,6 +128,9 @@ class LegImuFirmware:
         self.battery_drain_pct_per_h = battery_drain_pct_per_h
         self.fifo_s = fifo_s
         self.on_notify = on_notify
+        self.haptic = haptic
+        self.on_buzz = on_buzz
+        self.buzzes: list[tuple[float, str, int]] = []
         self.seq = 0  # of the next notification; +1 per notification, kept across connections
         self.notifications_sent = 0
         self.samples_dropped = 0
@@ -131,6 +152,12 @@ class LegImuFirmware:
             gatt.Characteristic.Properties.READ | gatt.Characteristic.Properties.NOTIFY,
             gatt.Characteristic.READABLE,
             gatt.CharacteristicValue(read=lambda _connection: bytes([self.battery_level()])))
+        self._haptic_char: gatt.Characteristic[bytes] = gatt.Characteristic(
+            IMU_HAPTIC_UUID,
+            gatt.Characteristic.Properties.WRITE
+            | gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
+            gatt.Characteristic.WRITEABLE,
+            gatt.CharacteristicValue(write=self._write_haptic))
         self._data_char.on(self._data_char.EVENT_SUBSCRIPTION, self._on_data_subscription)
 
     @property
@@ -175,7 +202,8 @@ class LegImuFirmware:
                         host=Host(controller, AsyncPipeSink(controller)))
         device.gatt_server.max_mtu = _MAX_ATT_MTU
         device.add_services([
-            gatt.Service(IMU_SERVICE_UUID, [self._data_char, self._config_char]),
+            gatt.Service(IMU_SERVICE_UUID, [self._data_char, self._config_char,
+                                            *([self._haptic_char] if self.haptic else [])]),
             gatt.Service(UUID.from_16_bits(BATTERY_SERVICE_UUID16), [self._battery_char]),
         ])
         device.on(device.EVENT_CONNECTION, self._on_connection)
@@ -246,6 +274,19 @@ class LegImuFirmware:
         if rate_hz != self.rate_hz:
             logger.info("%s: rate %d Hz -> %d Hz", self.name, self.rate_hz, rate_hz)
             self.rate_hz = rate_hz
+
+    def _write_haptic(self, _connection: Connection, value: bytes) -> None:
+        # u8 pattern, u8 intensity (percent). The unit ignores what it cannot play, and
+        # echoes nothing (spec/hardware.md section 2, v1.1).
+        if len(value) != 2 or value[0] not in HAPTIC_PATTERNS or value[1] > 100:
+            logger.info("%s: haptic write %s ignored", self.name, value.hex())
+            return
+        name, intensity = HAPTIC_PATTERNS[value[0]], value[1]
+        self.buzzes.append((self.clock.now_s(), name, intensity))
+        logger.info("%s: buzz %s at %d%% (%d ms)", self.name, name, intensity,
+                    haptic_duration_ms(value[0]))
+        if self.on_buzz is not None:
+            self.on_buzz(name, intensity)
 
     def _on_connection(self, connection: Connection) -> None:
         logger.info("%s: connected to %s", self.name, connection.peer_address)

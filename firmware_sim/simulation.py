@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -80,7 +81,10 @@ class LiveDesk:
     def __init__(self, sitter: Sitter, *, speed: float = 1.0, mat_rate_hz: int = 20,
                  imu_transport: str = "ble", hci: str = "tcp-server:127.0.0.1:7455",
                  mat_link: str | os.PathLike[str] | None = None, boot_ms: int = 0,
-                 until_s: float | None = None):
+                 until_s: float | None = None, haptic: bool = True,
+                 on_buzz: Callable[[str, str, int], None] | None = None):
+        """`haptic`: the units have the v1.1 haptic characteristic (False: v1 units);
+        `on_buzz(unit name, pattern, intensity %)` for every pattern a unit plays."""
         if imu_transport not in IMU_TRANSPORTS:
             raise ValueError(f"imu_transport must be one of {IMU_TRANSPORTS}, got {imu_transport!r}")
         self.sitter = sitter
@@ -97,10 +101,14 @@ class LiveDesk:
             boot_ms=boot_ms, wired_imu=motion if imu_transport == "serial" else None)
         self.mat = PtySeatMat(self.mat_firmware, self.clock, until_s=self.duration_s,
                               link=mat_link)
-        self.units = [] if imu_transport != "ble" else [
-            LegImuFirmware(placement, lambda t, p=placement: motion(p, t), clock=self.clock,
-                           address=UNIT_ADDRESSES[placement], boot_ms=boot_ms)
-            for placement in (PLACEMENT_LEFT, PLACEMENT_RIGHT)]
+        self.units: list[LegImuFirmware] = []
+        for placement in (PLACEMENT_LEFT, PLACEMENT_RIGHT) if imu_transport == "ble" else ():
+            unit = LegImuFirmware(placement, lambda t, p=placement: motion(p, t),
+                                  clock=self.clock, address=UNIT_ADDRESSES[placement],
+                                  boot_ms=boot_ms, haptic=haptic)
+            if on_buzz is not None:
+                unit.on_buzz = lambda name, pct, unit=unit: on_buzz(unit.name, name, pct)
+            self.units.append(unit)
         self.radio = SimRadio(self.units, hci=hci) if self.units else None
 
     @property

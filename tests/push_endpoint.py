@@ -13,7 +13,8 @@ from typing import Any
 
 
 class PushEndpoint:
-    """Serves POST /<path> on 127.0.0.1:<port>; `received` holds (time.time(), path, JSON)."""
+    """Serves POST /<path> on 127.0.0.1:<port>; `received` holds (time.perf_counter(), path,
+    JSON): the clock tests/mosquitto.py stamps MQTT messages with."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or _free_port()
@@ -36,7 +37,7 @@ class PushEndpoint:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with endpoint._arrived:
-                    endpoint.received.append((time.time(), self.path, body))
+                    endpoint.received.append((time.perf_counter(), self.path, body))
                     endpoint.headers.append(dict(self.headers))
                     endpoint._arrived.notify_all()
                 self.send_response(200)
@@ -46,8 +47,7 @@ class PushEndpoint:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.allow_reuse_address = True
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -74,6 +74,11 @@ class PushEndpoint:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True  # back on the same port at once, as a service restarted
+    daemon_threads = True
 
 
 def _free_port() -> int:

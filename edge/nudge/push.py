@@ -284,6 +284,7 @@ class PushSink:
                 continue
             if self._send(service, push):
                 queue.done(push.seq)
+                log.info("pushed to %s: %s", shown, push.title, extra={"alert": push.alert_id})
                 with self._counts:
                     self.delivered += 1
                 if failures:

@@ -1,0 +1,96 @@
+"""The nudge reaches the person, live: a crossed-legs sitting on the simulated desk, the real
+agent, a real Mosquitto, Apprise posting to a local json:// endpoint and the thigh unit
+buzzing over the simulated radio. The push follows its MQTT copy within seconds, comes
+late but comes when the endpoint was down, and a pause from MQTT silences everything."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+
+import paho.mqtt.publish as mqtt_publish
+
+from edge import live
+from edge.config import load_config
+from firmware_sim.scenario import get_scenario
+from firmware_sim.simulation import Sitter
+from tests.kept import Kept
+from tests.mosquitto import Subscriber
+from tests.push_endpoint import PushEndpoint
+from tests.test_agent import TOPIC, agent_config
+
+SPEED = 30.0
+
+
+def test_a_crossed_legs_alert_is_pushed_buzzed_retried_and_paused(tmp_path, broker, caplog):
+    caplog.set_level(logging.INFO)
+    endpoint = PushEndpoint().start()
+    config = load_config(agent_config(tmp_path, broker, (
+        f'[notify]\nurls = ["{endpoint.url()}"]\nqueue_path = "{tmp_path / "notify.db"}"\n'
+        "retry_initial_s = 0.2\nretry_max_s = 1.0\n")))
+    sitter = Sitter(get_scenario("crossed_legs", seed=7), weight_kg=82, seat="cushioned", seed=7)
+    events = Kept()
+    mqtt = Subscriber(broker, [f"{TOPIC}/alert", f"{TOPIC}/pause"]).start()
+
+    def alerts() -> list[dict]:
+        return [json.loads(m.text) for m in mqtt.on(f"{TOPIC}/alert")]
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        agent = asyncio.create_task(live.run_simulated(config, stop, sitter, speed=SPEED,
+                                                       extra_sinks=[events]))
+
+        async def until(predicate, timeout: float = 90.0) -> None:
+            async def poll() -> None:
+                while not predicate():
+                    if agent.done():
+                        agent.result()
+                    await asyncio.sleep(0.05)
+            await asyncio.wait_for(poll(), timeout)
+
+        try:
+            await until(lambda: len(endpoint.received) >= 1)
+            endpoint.stop()  # the push service goes down after the first alert
+            await until(lambda: len(alerts()) >= 2)  # the reminder: "it got worse"
+            await asyncio.sleep(1.5)  # tried, failed, queued
+            endpoint.start()  # and comes back
+            await until(lambda: len(endpoint.received) >= 2, timeout=15)
+            mqtt_publish.single(f"{TOPIC}/cmd/pause", json.dumps({"paused": True}), qos=1,
+                                hostname=broker.host, port=broker.port)
+            await until(lambda: any(json.loads(m.text)["paused"]
+                                    for m in mqtt.on(f"{TOPIC}/pause")), timeout=15)
+            await asyncio.sleep(420 / SPEED)  # past the next reminder's time
+        finally:
+            stop.set()
+            await asyncio.gather(agent, return_exceptions=True)
+            endpoint.stop()
+            mqtt.client.loop_stop()
+            mqtt.client.disconnect()
+
+    asyncio.run(main())
+    said = alerts()
+    assert len(said) == 2, "paused: the ignored-alert reminder never came"
+    first, second = said
+    assert (first["site"], first["reminder"], second["reminder"]) == ("peroneal_left", 0, 1)
+    # The push carries what the MQTT alert says, each within 5 s of its MQTT copy while the
+    # endpoint was up, and the one sent while it was down comes after it is back.
+    pushed = [body for _at, _path, body in endpoint.received]
+    assert [p["message"] for p in pushed] == [first["message"], second["message"]]
+    first_mqtt_at = mqtt.on(f"{TOPIC}/alert")[0].at
+    assert 0 <= endpoint.received[0][0] - first_mqtt_at < 5.0
+    # The left thigh buzzed: a tap, then a double tap for the reminder; the right one did not.
+    buzzes = [r.getMessage() for r in caplog.records if ": buzz " in r.getMessage()]
+    assert [b.split(": buzz ")[1].split(" at ")[0] for b in buzzes] == ["tap", "double tap"]
+    assert all(b.startswith("LegIMU-L-") for b in buzzes)
+    # Paused and published as such, retained; nothing afterwards.
+    pauses = [json.loads(m.text) for m in mqtt.on(f"{TOPIC}/pause")]
+    assert pauses[0] == {**pauses[0], "paused": False, "until": None}  # at start
+    assert pauses[-1]["paused"] is True and pauses[-1]["until"] is None
+    assert not [e for e in events.events if e["event"] == "alert"][2:]
+
+
+def test_run_agent_config_has_the_notify_settings(tmp_path, broker):
+    config = load_config(agent_config(tmp_path, broker, '[notify]\nurls = ["json://127.0.0.1:9/x"]\n'))
+    assert dataclasses.asdict(config.notify)["urls"] == ("json://127.0.0.1:9/x",)
