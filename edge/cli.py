@@ -219,6 +219,75 @@ def scan(timeout_s: float, sim_hci: str | None) -> None:
         click.echo("no LegIMU unit found", err=True)
 
 
+@main.command()
+@config_option
+@click.option("--seconds", "shake_s", type=click.FloatRange(0.5, 60), default=5.0,
+              show_default=True, help="How long each leg is shaken (the recording window).")
+@click.option("--scan-seconds", "scan_s", type=click.FloatRange(0.5, 60), default=5.0,
+              show_default=True, help="How long to listen for advertising units first.")
+@click.option("--yes", is_flag=True,
+              help="Write the configuration file without asking first.")
+def pair(config_path: str | None, shake_s: float, scan_s: float, yes: bool) -> None:
+    """Tell this person's thigh units from the others advertising nearby: shake one leg,
+    then the other, and their addresses go to [imu] left and right of the configuration
+    file (only those two values change; every comment and other line is kept).
+
+    Each prompt waits for Enter (read from standard input). Stop the agent first: a unit
+    connected to it does not advertise. The bleak backend is [ble] backend's.
+    """
+    import asyncio
+    from pathlib import Path
+
+    from bleak.exc import BleakError
+
+    from edge.config import ConfigError, default_config_path
+    from edge.pair import PairingError, pair_units, write_imu_units
+    from edge.sources.configured import ble_backends
+
+    target = Path(config_path) if config_path else default_config_path() or Path("config.toml")
+    cfg = _load_config(str(target) if target.exists() else None)
+    if cfg.imu.transport != "ble":
+        raise click.ClickException(f"[imu] transport is {cfg.imu.transport!r}: the agent "
+                                   "reaches no thigh unit over BLE, so there is nothing to pair")
+    backends = ble_backends(cfg)
+
+    async def ready(side: str, units) -> None:
+        names = ", ".join(unit.name for unit in units)
+        click.echo(f"{side} thigh: {len(units)} unit{'s' * (len(units) != 1)} advertising "
+                   f"({names}).")
+        click.prompt(f"Start shaking your {side.upper()} leg (the other one still), keep "
+                     "shaking, and press Enter", default="", show_default=False)
+
+    def recording(side: str) -> None:
+        click.echo(f"Recording {shake_s:g} s: keep shaking your {side} leg ...")
+
+    try:
+        chosen = asyncio.run(pair_units(scan_s=scan_s, shake_s=shake_s, ready=ready,
+                                        on_recording=recording, mtu=cfg.imu.mtu, **backends))
+    except PairingError as error:
+        raise click.ClickException(str(error)) from None
+    except (BleakError, OSError) as error:
+        where = ("the simulated radio" if cfg.ble.backend == "sim"
+                 else "this machine's Bluetooth adapter (BlueZ)")
+        raise click.ClickException(f"pairing failed: cannot use {where}: {error}") from None
+    for motion in chosen.values():
+        click.echo(f"{motion.unit.placement}: {motion.describe()}")
+    units = {side: motion.unit.address for side, motion in chosen.items()}
+    if not yes:
+        click.confirm(f"Write [imu] left = \"{units['left']}\" and right = "
+                      f"\"{units['right']}\" to {target}?", default=True, abort=True)
+    try:
+        written = write_imu_units(target, units)
+    except ConfigError as error:
+        for problem in error.errors:
+            click.echo(problem, err=True)
+        raise SystemExit(2) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write {target}: {error}") from None
+    click.echo(f"{target}: [imu] left = \"{written.imu.left}\" ({chosen['left'].unit.name}), "
+               f"right = \"{written.imu.right}\" ({chosen['right'].unit.name})")
+
+
 def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None,
             seed: int | None, body_model: str | None = None):
     """The simulated sitter: a scenario name or JSON file, over the [sim] defaults."""
@@ -262,15 +331,18 @@ def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None
               default=None, help="How the thigh units are reached ([imu] transport).")
 @click.option("--duration", "duration_s", type=click.FloatRange(min=1), default=None,
               help="Stop after this many scenario seconds (default: the whole scenario).")
+@click.option("--haptic/--no-haptic", default=None,
+              help="Thigh units with the v1.1 haptic characteristic, or v1 units without it "
+                   "([sim] haptic).")
 def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
         trace_out: str | None, speed: float | None, weight_kg: float | None, seat: str | None,
         seed: int | None, body_model: str | None, imu_transport: str | None,
-        duration_s: float | None) -> None:
+        duration_s: float | None, haptic: bool | None) -> None:
     """Run the simulated seat mat and thigh sensors playing SCENARIO.
 
     SCENARIO is a scenario name (see --list) or a scenario JSON file; default [sim] scenario.
     Live, it prints the mat's serial path and the units' BLE names and the radio's HCI
-    transport, and plays until the scenario ends or Ctrl-C. With --trace it writes the
+    transport, then each buzz a unit plays, until the scenario ends or Ctrl-C. With --trace it writes the
     sitting, with its ground truth, to a trace file instead.
     """
     import asyncio
@@ -298,7 +370,10 @@ def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
     async def play() -> None:
         desk = LiveDesk(sitter, speed=speed or settings.speed, mat_rate_hz=settings.mat_rate_hz,
                         imu_transport=imu_transport, hci=settings.hci,
-                        mat_link=settings.mat_pty_link or None, until_s=duration_s)
+                        mat_link=settings.mat_pty_link or None, until_s=duration_s,
+                        haptic=settings.haptic if haptic is None else haptic,
+                        on_buzz=lambda unit, pattern, pct: click.echo(
+                            f"buzz: {unit} {pattern} at {pct}%"))
         async with desk:
             click.echo(f"serial: {desk.serial_path}")
             for unit in desk.units:
@@ -573,13 +648,17 @@ def dashboard(config_path: str | None, host: str | None, port: int | None, log_f
               type=click.Path(file_okay=False),
               help="Keep the demo's files (configuration, logs, the agent's log and outbox) "
                    "in DIR instead of a temporary directory removed at the end.")
+@click.option("--push", "push_urls", metavar="URL", multiple=True,
+              help="Also push the alerts to this Apprise URL (ntfy://my-topic, json://host/path,"
+                   " ...; repeat for more), as [notify] urls does.")
 def demo(config_path: str | None, scenario: str, speed: float, port: int | None,
-         keep_dir: str | None) -> None:
+         keep_dir: str | None, push_urls: tuple[str, ...]) -> None:
     """Run the whole system on this machine: a Mosquitto of its own (unless the file named
     by --config or $LEGWAKE_CONFIG sets [mqtt] host), the simulated seat mat and thigh
     sensors playing SCENARIO, the agent and the dashboard, and print the dashboard's
     address. With the default scenario and speed, the first alert (a leg about to fall
-    asleep) comes about 70 s in.
+    asleep) comes about 70 s in; the demo prints each buzz of the thigh units and, with
+    --push, each notification pushed.
 
     Ctrl-C (or SIGTERM) stops every process it started, in order, and removes its files:
     exit 0; also when the scenario is over. A process that fails stops the demo with
@@ -596,8 +675,14 @@ def demo(config_path: str | None, scenario: str, speed: float, port: int | None,
     # Only a file asked for by name brings its broker: the sample ./config.toml writes
     # out [mqtt] host at its default, and the demo leaves nothing on a broker not its own.
     named = config_path or os.environ.get(ENV_VAR)
+    from edge.nudge.push import redacted_url, usable_url
+
+    for url in push_urls:
+        if not usable_url(url):
+            raise click.BadParameter(f"not an Apprise URL of a service Apprise knows: "
+                                     f"{redacted_url(url)}", param_hint="--push")
     options = DemoOptions(config_file=Path(named) if named else None, scenario=scenario,
-                          speed=speed,
+                          speed=speed, push_urls=push_urls,
                           dashboard_port=port, keep_dir=Path(keep_dir) if keep_dir else None)
     try:
         code = run_demo(cfg, options, say=click.echo,

@@ -5,7 +5,9 @@ unless the file named by --config or $LEGWAKE_CONFIG sets [mqtt] host, writes th
 configuration into a directory of its own, and runs as children, exactly as a user
 would, the agent on the simulated seat mat and thigh sensors (`legwake run --sim
 SCENARIO --speed S`) and the dashboard (`legwake dashboard`), each with its output in a
-log file there. It prints the dashboard's address once it answers, and then waits: for
+log file there. It prints the dashboard's address once it answers, then what reaches the
+person as it happens (each buzz of a thigh unit and each push notification, read from the
+agent's log), and waits: for
 Ctrl-C or SIGTERM (exit 0: stopping the demo is its normal end), or for a child to end
 on its own (the agent at the end of the scenario: exit 0; anything else is a failure:
 exit 1 with the tail of that child's log). Stopping, in this order: SIGINT to the agent
@@ -43,6 +45,7 @@ from pathlib import Path
 from edge import processes
 from edge.broker import LocalBroker
 from edge.config import Config, config_to_toml
+from edge.nudge.push import redacted_url
 from firmware_sim.scenario import Scenario, get_scenario
 
 DEFAULT_SCENARIO = "demo"
@@ -78,6 +81,8 @@ class DemoOptions:
     keep_dir: Path | None = None
     """Keep the demo's files (configuration, logs, the agent's log and outbox) here
     instead of in a temporary directory removed at the end."""
+    push_urls: tuple[str, ...] = ()
+    """Apprise URLs the alerts are pushed to, besides the file's [notify] urls."""
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.speed <= 1000:
@@ -163,9 +168,10 @@ def dashboard_port(cfg: Config, asked: int | None) -> int:
 
 
 def demo_config(cfg: Config, directory: Path, *, broker: LocalBroker | None, port: int,
-                scenario: str, speed: float) -> Config:
+                scenario: str, speed: float, push_urls: tuple[str, ...] = ()) -> Config:
     """The configuration both children read: the user's, with the demo's broker (if its
-    own), files in the demo's directory, no mat calibration file, the dashboard's port."""
+    own), files in the demo's directory, no mat calibration file, the dashboard's port,
+    and `push_urls` added to [notify] urls."""
     log_path = str(directory / "legwake.db")
     mqtt = dataclasses.replace(cfg.mqtt, outbox_path=str(directory / "outbox.db"))
     if broker is not None:
@@ -178,6 +184,9 @@ def demo_config(cfg: Config, directory: Path, *, broker: LocalBroker | None, por
         mat=dataclasses.replace(cfg.mat, zero_file=""),
         log=dataclasses.replace(cfg.log, path=log_path),
         dashboard=dataclasses.replace(cfg.dashboard, port=port, db=log_path),
+        notify=dataclasses.replace(
+            cfg.notify, urls=tuple(dict.fromkeys((*cfg.notify.urls, *push_urls))),
+            queue_path=str(directory / "notify.db")),
         sim=dataclasses.replace(cfg.sim, scenario=scenario, speed=speed))
 
 
@@ -257,7 +266,8 @@ def run_demo(cfg: Config, options: DemoOptions, *, say: Say, complain: Say) -> i
             else:
                 say(f"mqtt: {cfg.mqtt.host}:{cfg.mqtt.port} (from {options.config_file})")
             effective = demo_config(cfg, directory, broker=broker, port=port,
-                                    scenario=options.scenario, speed=options.speed)
+                                    scenario=options.scenario, speed=options.speed,
+                                    push_urls=options.push_urls)
             config_path = directory / "config.toml"
             config_path.write_text(config_to_toml(effective))
             edge = [sys.executable, "-m", "edge"]
@@ -299,9 +309,47 @@ def _supervise(children: list[_Child], stop: _StopRequest, plan: Scenario, speed
     say(f"    dashboard: {_url(host, port)}")
     say("")
     say(watch_line(plan, speed, time.monotonic() - children[0].started_at))
+    if cfg.notify.urls:
+        say("push: alerts go to " + ", ".join(redacted_url(u) for u in cfg.notify.urls))
+    echo = NudgeEcho(children[0].log_path)
     while (code := _check(children, stop, say, complain)) is None:
+        for line in echo.lines():
+            say(line)
         time.sleep(POLL_S)
     return code
+
+
+class NudgeEcho:
+    """What reached the person, from the agent's log as it grows: each pattern a simulated
+    thigh unit played ("buzz: ...") and each notification a push service took ("push:
+    ..."). The agent logs them anyway; the demo only shows them."""
+
+    MARKS = (("firmware_sim.legimu: ", ": buzz ", "buzz: "),
+             ("edge.nudge.push: ", "pushed to ", "push: "))
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+
+    def lines(self) -> list[str]:
+        try:
+            with self.path.open("rb") as log:
+                log.seek(self._offset)
+                data = log.read()
+        except OSError:
+            return []
+        self._offset += len(data)
+        *complete, self._partial = (self._partial + data).split(b"\n")
+        shown = []
+        for raw in complete:
+            line = raw.decode("utf-8", "replace")
+            for logger, mark, label in self.MARKS:
+                if logger in line and mark in line:
+                    shown.append(label + line.split(logger, 1)[1].replace(mark, " ", 1)
+                                 if label == "buzz: " else
+                                 label + line.split(mark, 1)[1])
+        return shown
 
 
 def _check(children: list[_Child], stop: _StopRequest, say: Say, complain: Say) -> int | None:

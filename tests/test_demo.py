@@ -27,6 +27,7 @@ from edge.processes import accepts_connections, free_port
 from firmware_sim.scenario import get_scenario
 from firmware_sim.simulation import Sitter, write_simulated_trace
 from tests.mosquitto import Subscriber
+from tests.push_endpoint import PushEndpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +147,14 @@ class Demo:
 
 
 @pytest.mark.slow
-def test_demo_alerts_over_mqtt_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
+def test_demo_alerts_over_mqtt_buzzes_pushes_and_ctrl_c_leaves_nothing_behind(
+        tmp_path: Path) -> None:
     # Run where the sample configuration lies, as from a checkout: its [mqtt] host (the
     # default, written out) does not keep the demo from using a broker of its own.
     shutil.copy(Path(__file__).resolve().parents[1] / "config.toml", tmp_path)
     started = time.monotonic()
-    with Demo(tmp_path, "--port", str(free_port())) as demo:
+    endpoint = PushEndpoint().start()
+    with Demo(tmp_path, "--port", str(free_port()), "--push", endpoint.url("demo")) as demo:
         files = Path(demo.wait_line(r"^files: (\S+)", 30)[1])
         mqtt = demo.wait_line(r"^mqtt: ([\d.]+):(\d+) \(a Mosquitto of its own\)", 30)
         broker = Address(mqtt[1], int(mqtt[2]))
@@ -167,6 +170,14 @@ def test_demo_alerts_over_mqtt_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
             alert = json.loads(next(m for m in subscriber.messages
                                     if m.topic.endswith("/alert")).text)
             assert (alert["kind"], alert["site"]) == ("numbness", "peroneal_left")
+            # What reached the person, as the demo shows it: the left thigh buzzed, and the
+            # push service got the alert.
+            buzz = demo.wait_line(r"^buzz: (LegIMU-\S+) (.+) at (\d+)%", 30)
+            assert buzz[1].startswith("LegIMU-L-") and buzz[2] == "tap"
+            push = demo.wait_line(r"^push: json://127\.0\.0\.1:\d+/demo: (.+)$", 30)
+            assert push[1] == "legwake: your left leg"
+            assert endpoint.wait_for(1, timeout_s=10)
+            assert endpoint.received[0][2]["message"] == alert["message"]
 
             running = descendants(demo.process.pid)
             assert len(running) >= 3, running  # mosquitto, the agent, the dashboard
@@ -183,6 +194,7 @@ def test_demo_alerts_over_mqtt_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) 
     assert not accepts_connections(broker.host, broker.port)
     assert not accepts_connections(dashboard.host, dashboard.port)
     assert not files.exists()
+    endpoint.stop()
     print(f"dashboard up after {ready:.1f} s, first alert after {alert_after:.1f} s, "
           f"stopped in {stopped_in:.1f} s")
 
