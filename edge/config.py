@@ -864,14 +864,15 @@ def check_environment(config: Config, *, config_file: str | os.PathLike[str] | N
     never creates or writes anything. For every command, [mqtt] ca_file, cert_file and
     key_file, when set, must be files this user can read. For `run`, the directories of
     [mqtt] outbox_path and (when the log is on) [log] path must exist, or be creatable,
-    and be writable by this user; for `collect`, that of [collect] db; for `dashboard`,
+    and be writable by this user, as must that of [notify] queue_path when push URLs are
+    set; for `collect`, that of [collect] db; for `dashboard`,
     the log it reads ([dashboard] db, else [log] path) must be readable if it exists.
     `for_command` None checks for every command (`legwake check-config`). Relative paths
     are taken from the current directory, as the command will take them.
 
     Raises ConfigError with every problem in load_config's style (`config_file`, the key,
     what would be valid, what it is, and why), and the warnings in its `warnings`.
-    Warns when a secret ([mqtt] password, [dashboard] token) is set in `config_file` and
+    Warns when a secret ([mqtt] password, [dashboard] token, [notify] urls) is set in `config_file` and
     others (not its owner or group) may read that file. No message shows a secret.
     """
     if for_command is not None and for_command not in COMMANDS:
@@ -896,6 +897,8 @@ def check_environment(config: Config, *, config_file: str | os.PathLike[str] | N
         check("mqtt.outbox_path", _WRITABLE, _unwritable(config.mqtt.outbox_path, user))
         if config.log.path:
             check("log.path", _WRITABLE, _unwritable(config.log.path, user))
+        if config.notify.urls:
+            check("notify.queue_path", _WRITABLE, _unwritable(config.notify.queue_path, user))
     if "collect" in commands:
         check("collect.db", _WRITABLE, _unwritable(config.collect.db, user))
     if "dashboard" in commands:

@@ -153,3 +153,21 @@ def test_secrets_in_urls_are_redacted_in_logs_and_check_config(tmp_path, caplog)
 def test_what_a_person_reads():
     assert notification(alert(2, "break"))[0] == "legwake: time for a break"
     assert notification({**alert(1), "site": "sciatic_right"})[0] == "legwake: your right leg"
+
+
+def test_check_config_and_diagnose_show_push_urls_with_their_secrets_masked(tmp_path):
+    from click.testing import CliRunner
+
+    from edge.cli import main
+
+    path = tmp_path / "config.toml"
+    path.write_text(f'[notify]\nurls = ["json://user:{SECRET}@127.0.0.1:9/x",'
+                    f' "gotify://push.invalid/{SECRET}"]\n'
+                    f'queue_path = "{tmp_path / "notify.db"}"\n')
+    path.chmod(0o644)
+    for args in (["check-config", str(path)], ["diagnose", "--config", str(path)]):
+        result = CliRunner().invoke(main, args)
+        shown = result.output + (result.stderr if result.stderr_bytes else "")
+        assert SECRET not in shown, args
+        assert "json://user:****@127.0.0.1:9/x" in shown, (args, shown)
+        assert "[notify] urls is set in a file that others can read" in shown, args
