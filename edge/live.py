@@ -77,7 +77,8 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
     started = datetime.now(UTC)
     prefix = session_prefix(started)
     publisher = MqttPublisher(config.mqtt, config.desk,
-                              commands=Commands(config.policy.snooze_max_min))
+                              commands=Commands(config.policy.snooze_max_min),
+                              dashboard=config.dashboard)
     publisher.start()
     pushes = PushSink(config.notify)
     pushes.start()

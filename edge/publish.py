@@ -9,8 +9,17 @@ lives under `<topic_prefix>/<site>/<desk>/` (see `Topics`):
 - `alert`, `event`  QoS 1 through the SQLite outbox (edge/outbox.py): stored before they
             are sent, deleted on PUBACK, sent again in order after an outage or a restart.
             At least once: consumers drop duplicates by `id`.
-- `cmd/ack`, `cmd/snooze`  subscribed (QoS 1); checked against their schemas into
-            `Command`s (edge/payloads.py); a bad one is counted and dropped.
+- `last_alert`  the newest alert again, retained (QoS 1, through the outbox): what Home
+            Assistant's "Last alert" shows after a restart of Home Assistant or the agent.
+- `pause`   retained, QoS 1 through the outbox: whether nudges are paused (schemas/pause.json);
+            the live loop calls `publish_pause` at start and on every change.
+- `cmd/ack`, `cmd/snooze`, `cmd/pause`  subscribed (QoS 1); checked against their schemas
+            into `Command`s (edge/payloads.py); a bad one is counted and dropped.
+- `<ha_prefix>/device/<node id>/config`  retained Home Assistant discovery (see
+            `ha_discovery_config`, docs/home-assistant.md). The topic announced is remembered
+            in a file beside the outbox (`<outbox_path>.ha-discovery`), so that after a rename
+            of the desk, or with [mqtt] ha_discovery = false, the old config is removed (an
+            empty retained payload, through the outbox) and Home Assistant drops the device.
 
 The JSON payloads are specified in schemas/*.json (checked by the tests).
 
@@ -27,9 +36,11 @@ Must not touch: the pipeline's data (it receives plain dicts) or the policy's de
 from __future__ import annotations
 
 import collections
+import ipaddress
 import json
 import logging
 import math
+import os
 import ssl
 import sys
 import threading
@@ -48,8 +59,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.config import DeskConfig, MqttConfig
-from edge.estimate.labels import POSTURES, SITES
+from edge.config import DashboardConfig, DeskConfig, MqttConfig
+from edge.estimate.labels import POSTURES, SEATED, SITES
 from edge.outbox import Outbox, OutboxMessage
 from edge.payloads import (
     MAX_ID_CHARS,
@@ -64,10 +75,13 @@ from edge.refusals import Refusals, reason_of
 from edge.timefmt import iso_utc
 
 __all__ = [
+    "POSTURE_WORDS",
     "MqttPublisher",
     "PublisherError",
     "PublisherStats",
     "Topics",
+    "announced_path",
+    "dashboard_url",
     "ha_discovery_config",
     "make_client",
     "session_options",
@@ -136,12 +150,29 @@ class Topics:
         return f"{self.base}/minute"
 
     @property
+    def last_alert(self) -> str:
+        return f"{self.base}/last_alert"
+
+    @property
+    def pause(self) -> str:
+        return f"{self.base}/pause"
+
+    @property
     def cmd_ack(self) -> str:
         return f"{self.base}/cmd/ack"
 
     @property
     def cmd_snooze(self) -> str:
         return f"{self.base}/cmd/snooze"
+
+    @property
+    def cmd_pause(self) -> str:
+        return f"{self.base}/cmd/pause"
+
+    @property
+    def commands(self) -> dict[str, CommandKind]:
+        """Each command topic and the kind of command it carries."""
+        return {self.cmd_ack: "ack", self.cmd_snooze: "snooze", self.cmd_pause: "pause"}
 
     @property
     def ha_status(self) -> str:
@@ -154,38 +185,176 @@ class Topics:
 
 # --- Home Assistant discovery -----------------------------------------------------------------
 
+# What people read, for the posture's raw names: the dashboard's and the report's words.
+POSTURE_WORDS: Mapping[str, str] = {
+    "empty": "Seat empty", "upright": "Upright", "leaning_left": "Leaning left",
+    "leaning_right": "Leaning right", "slouched": "Slouched",
+    "crossed_left_over_right": "Legs crossed, left over right",
+    "crossed_right_over_left": "Legs crossed, right over left",
+    "foot_under_left": "Left foot tucked under", "foot_under_right": "Right foot tucked under",
+    "standing": "Standing",
+}
+# The snooze lengths Home Assistant offers (minutes), within [policy] snooze_max_min.
+SNOOZE_CHOICES_MIN = (15, 30, 60, 120)
+# A live entity (fed by `state`) turns unavailable after this many state intervals without a
+# state, and never sooner than EXPIRE_MIN_S: a state that stopped coming is not the present.
+EXPIRE_INTERVALS = 10
+EXPIRE_MIN_S = 30
+THIGH_UNITS = ("imu_left", "imu_right")
+LEGS = ("left", "right")
+# A component removed from the device since an earlier version: published with its platform
+# only, which is how device discovery removes one entity (Home Assistant's MQTT docs, "Device
+# discovery payload"); a key never comes back with another platform.
+RETIRED_COMPONENTS: Mapping[str, str] = {"snooze_15": "button"}
 
-def ha_discovery_config(topics: Topics, desk: DeskConfig) -> dict[str, Any]:
+
+def _number_template(path: str, expression: str, *, null: str = "None") -> str:
+    """A value_template reading `value_json.<path>` once, as `v`: `expression` when it is a
+    number, else `null` ("None" is unknown to Home Assistant)."""
+    return (f"{{% set v = value_json.{path} %}}"
+            f"{{{{ ({expression}) if v is number else {null} }}}}")
+
+
+# Time to numbness in minutes, as coarse as a person reads it: whole minutes up to 30, the
+# nearest 5 up to two hours, the nearest 15 beyond (the countdown would change every second).
+_MINUTES_AHEAD = ("(((v / 900) | round) * 15) | int if v > 7200 else"
+                  " (((v / 300) | round) * 5) | int if v > 1800 else (v / 60) | round | int")
+
+
+# A nerve pressure as a person reads it: whole mmHg for a light contact, the nearest 5 above
+# (the estimate is not closer than that, and whole mmHg of a loaded site flicker every few
+# seconds: about 3,000 state changes an hour for the six sites alone).
+_MMHG = "(v | round | int) if v < 10 else (((v / 5) | round) * 5) | int"
+
+
+def _leg_ahead_template(leg: str) -> str:
+    """ON when one of the leg's sites has a time to numbness, OFF when none has (no numbness
+    ahead), None (unknown) when none of its sites has a pressure estimate."""
+    sites = ", ".join(f"s.{site}" for site in SITES if site.endswith(f"_{leg}"))
+    return ("{% set s = value_json.sites %}"
+            f"{{% set leg = [{sites}] %}}"
+            "{% if leg | selectattr('time_to_numbness_s', 'number') | list %}ON"
+            "{% elif leg | selectattr('pressure_mmhg', 'number') | list %}OFF"
+            "{% else %}None{% endif %}")
+
+
+def dashboard_url(dashboard: DashboardConfig) -> str | None:
+    """The dashboard's address for Home Assistant's device page ("Visit"): [dashboard] url,
+    else http://<host>:<port>/ from the address it listens on. None when that says nothing a
+    browser elsewhere could use: 0.0.0.0 or :: (every address: which one people browse to is
+    not known) and loopback (only this machine, and Home Assistant's users are elsewhere)."""
+    if dashboard.url:
+        return dashboard.url
+    host = dashboard.host
+    if host in ("0.0.0.0", "::", "localhost"):
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{dashboard.port}/"  # a host name
+    if address.is_loopback or address.is_unspecified:
+        return None
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{shown}:{dashboard.port}/"
+
+
+def ha_discovery_config(topics: Topics, desk: DeskConfig, *, state_interval_s: float = 1.0,
+                        snooze_minutes: tuple[int, int] | None = None,
+                        configuration_url: str | None = None) -> dict[str, Any]:
     """The retained device-based discovery message for `topics.ha_config`.
 
-    One device (the desk) with: the posture, each site's nerve pressure and time to
-    numbness, the sensors' health (from `state`); the alerts as an event entity and a
-    "last alert" sensor (from `alert`); a snooze button (to `cmd/snooze`). Availability
-    follows `status`. Format: https://www.home-assistant.io/integrations/mqtt/ ("Device
-    discovery payload"): `device` and `origin` are required at the root.
+    One device (the desk) with, from `state`: the posture in words, its confidence, each
+    site's nerve pressure and time to numbness, whether numbness is ahead for each leg, the
+    seat's occupancy, the time seated, the last break, the thigh units' batteries and the
+    sensors' health; from `alert` and `last_alert`: the alerts as an event entity and a "last
+    alert" sensor; from `pause`: a "Pause nudges" switch (to `cmd/pause`); an Acknowledge
+    button (to `cmd/ack`) and a snooze select (to `cmd/snooze`, lengths within
+    `snooze_minutes`, the commands' (min, max); None: the schema's). Availability follows
+    `status`. Format: https://www.home-assistant.io/integrations/mqtt/ ("Device discovery
+    payload"): `device` and `origin` are required at the root.
+
+    Every component carries its own `state_topic` and `qos`: Home Assistant 2025.4 ignored
+    the root-level `qos`, and a root `state_topic` would be the select's too. The templates
+    round what changes every second to what a person reads (whole mmHg, minutes, 5 %
+    steps), so that the recorder keeps a row when something a person would see changed.
     """
     node = topics.node_id
+    lowest, highest = snooze_minutes or Commands().snooze_minutes
+    expire_after = max(EXPIRE_MIN_S, math.ceil(EXPIRE_INTERVALS * state_interval_s))
+    live = {"state_topic": topics.state, "expire_after": expire_after}
     components: dict[str, dict[str, Any]] = {
         "posture": {
             "p": "sensor", "name": "Posture", "device_class": "enum",
-            "options": list(POSTURES), "icon": "mdi:seat-recline-normal",
-            "value_template": "{{ value_json.posture }}",
+            "options": [POSTURE_WORDS[p] for p in POSTURES], "icon": "mdi:seat-recline-normal",
+            "value_template": (f"{{% set words = {json.dumps(POSTURE_WORDS)} %}}"
+                               "{{ words[value_json.posture] }}"),
+            **live,
+        },
+        "posture_confidence": {
+            "p": "sensor", "name": "Posture confidence", "unit_of_measurement": "%",
+            "state_class": "measurement", "entity_category": "diagnostic",
+            "icon": "mdi:check-decagram-outline",
+            "value_template": _number_template("confidence", "((v * 20) | round * 5) | int"),
+            **live,
+        },
+        "occupancy": {
+            "p": "binary_sensor", "name": "Seat", "device_class": "occupancy",
+            "value_template": (f"{{{{ 'ON' if value_json.posture in {sorted(SEATED)}"
+                               " else 'OFF' }}"),
+            **live,
+        },
+        "sitting": {
+            "p": "sensor", "name": "Sitting time", "device_class": "duration",
+            "unit_of_measurement": "min", "state_class": "measurement", "icon": "mdi:chair-rolling",
+            # Not seated (or on a break): 0, not unknown.
+            "value_template": _number_template("sitting_s", "(v / 60) | round(0, 'floor') | int",
+                                               null="0"),
+            **live,
+        },
+        "last_break": {
+            # A timestamp: Home Assistant shows "12 minutes ago" and counts on by itself.
+            "p": "sensor", "name": "Last break", "device_class": "timestamp",
+            "icon": "mdi:walk",
+            # When it ended; while it goes on, when it began; None before any.
+            "value_template": ("{% set b = value_json.last_break %}"
+                               "{{ (b.end or b.start) if b else None }}"),
+            **live,
         },
     }
+    for leg in LEGS:
+        components[f"numbness_ahead_{leg}"] = {
+            "p": "binary_sensor", "name": f"Numbness ahead, {leg} leg", "device_class": "problem",
+            "icon": "mdi:foot-print", "value_template": _leg_ahead_template(leg), **live,
+        }
     for site in SITES:
         label = site.replace("_", " ").capitalize()
+        # No device_class "pressure": Home Assistant would convert mmHg to the installation's
+        # unit system (inHg on a US one), and nerve pressures are read in mmHg.
         components[f"{site}_pressure"] = {
-            "p": "sensor", "name": f"{label} nerve pressure", "device_class": "pressure",
+            "p": "sensor", "name": f"{label} nerve pressure",
             "unit_of_measurement": "mmHg", "state_class": "measurement",
-            "suggested_display_precision": 0,
-            "value_template": f"{{{{ value_json.sites.{site}.pressure_mmhg }}}}",
+            "suggested_display_precision": 0, "icon": "mdi:gauge",
+            "value_template": _number_template(f"sites.{site}.pressure_mmhg", _MMHG),
+            **live,
         }
-        # A null time to numbness (no numbness ahead) renders "None": the state is unknown.
+        # A null time to numbness (none ahead) is unknown here; the leg's "Numbness ahead"
+        # tells none ahead (OFF) from unknown.
         components[f"{site}_time_to_numbness"] = {
             "p": "sensor", "name": f"{label} time to numbness", "device_class": "duration",
-            "unit_of_measurement": "s", "state_class": "measurement",
+            "unit_of_measurement": "min", "state_class": "measurement",
             "suggested_display_precision": 0,
-            "value_template": f"{{{{ value_json.sites.{site}.time_to_numbness_s }}}}",
+            "value_template": _number_template(f"sites.{site}.time_to_numbness_s",
+                                               _MINUTES_AHEAD),
+            **live,
+        }
+    for unit in THIGH_UNITS:
+        side = unit.removeprefix("imu_")
+        components[f"{unit}_battery"] = {
+            "p": "sensor", "name": f"{side.capitalize()} thigh unit battery",
+            "device_class": "battery", "unit_of_measurement": "%", "state_class": "measurement",
+            "entity_category": "diagnostic",
+            "value_template": _number_template(f"battery_pct.{unit}", "v | round | int"),
+            **live,
         }
     for sensor in SENSORS:
         components[f"{sensor}_health"] = {
@@ -193,6 +362,7 @@ def ha_discovery_config(topics: Topics, desk: DeskConfig) -> dict[str, Any]:
             "device_class": "enum", "options": list(SENSOR_HEALTH),
             "entity_category": "diagnostic",
             "value_template": f"{{{{ value_json.sensors.{sensor} }}}}",
+            **live,
         }
     components["alert"] = {
         "p": "event", "name": "Alert", "state_topic": topics.alert,
@@ -202,29 +372,51 @@ def ha_discovery_config(topics: Topics, desk: DeskConfig) -> dict[str, Any]:
                            " | tojson }}"),
     }
     components["last_alert"] = {
-        "p": "sensor", "name": "Last alert", "state_topic": topics.alert,
-        "icon": "mdi:seat-legroom-reduced", "json_attributes_topic": topics.alert,
+        # Retained: known again right after a restart of Home Assistant or of the agent.
+        "p": "sensor", "name": "Last alert", "state_topic": topics.last_alert,
+        "icon": "mdi:seat-legroom-reduced", "json_attributes_topic": topics.last_alert,
+        "json_attributes_template": ("{{ {'id': value_json.id, 'kind': value_json.kind,"
+                                     " 'site': value_json.site, 'message': value_json.message,"
+                                     " 'time': value_json.time} | tojson }}"),
         "value_template": "{{ value_json.message[:255] }}",
     }
-    components["snooze_15"] = {
-        "p": "button", "name": "Snooze 15 min", "command_topic": topics.cmd_snooze,
-        "payload_press": json.dumps({"minutes": 15}), "icon": "mdi:alarm-snooze",
+    components["acknowledge"] = {
+        # {}: the newest alert still open (schemas/cmd-ack.json).
+        "p": "button", "name": "Acknowledge", "command_topic": topics.cmd_ack,
+        "payload_press": "{}", "icon": "mdi:check-circle-outline",
+    }
+    choices = [m for m in SNOOZE_CHOICES_MIN if lowest <= m <= highest] or [highest]
+    components["snooze"] = {
+        # No state topic: optimistic, it shows the length chosen last.
+        "p": "select", "name": "Snooze (minutes)", "command_topic": topics.cmd_snooze,
+        "options": [str(m) for m in choices], "command_template": '{"minutes": {{ value }}}',
+        "icon": "mdi:alarm-snooze",
+    }
+    components["pause"] = {
+        "p": "switch", "name": "Pause nudges", "command_topic": topics.cmd_pause,
+        "payload_on": json.dumps({"paused": True}), "payload_off": json.dumps({"paused": False}),
+        "state_topic": topics.pause, "value_template": "{{ 'ON' if value_json.paused else 'OFF' }}",
+        "state_on": "ON", "state_off": "OFF", "optimistic": False, "icon": "mdi:bell-sleep",
     }
     for key, component in components.items():
         component["unique_id"] = f"{node}_{key}"
+        component["qos"] = 1
+    for key, platform in RETIRED_COMPONENTS.items():
+        components[key] = {"p": platform}
     version = _version()
+    device: dict[str, Any] = {
+        "identifiers": [node],
+        "name": f"legwake {desk.site} {desk.desk}",
+        "manufacturer": "legwake",
+        "model": "posture-break agent",
+        "sw_version": version,
+    }
+    if configuration_url:
+        device["configuration_url"] = configuration_url
     return {
-        "device": {
-            "identifiers": [node],
-            "name": f"legwake {desk.site} {desk.desk}",
-            "manufacturer": "legwake",
-            "model": "posture-break agent",
-            "sw_version": version,
-        },
+        "device": device,
         "origin": {"name": "legwake", "sw_version": version},
         "availability_topic": topics.status,
-        "state_topic": topics.state,
-        "qos": 1,
         "components": components,
     }
 
@@ -374,9 +566,12 @@ class MqttPublisher:
     def __init__(self, mqtt: MqttConfig, desk: DeskConfig, *,
                  clock: Callable[[], datetime] = _utc_now,
                  state_drop_log_every: int = STATE_DROP_LOG_EVERY,
-                 commands: Commands | None = None) -> None:
-        """`commands`: how cmd/ack and cmd/snooze are checked (the schemas' own limits if
-        None; the agent passes [policy] snooze_max_min)."""
+                 commands: Commands | None = None,
+                 dashboard: DashboardConfig | None = None) -> None:
+        """`commands`: how cmd/ack, cmd/snooze and cmd/pause are checked (the schemas' own
+        limits if None; the agent passes [policy] snooze_max_min), and the snooze lengths
+        Home Assistant offers. `dashboard`: where Home Assistant's device page links to
+        (`dashboard_url`); None, no link."""
         self.mqtt = mqtt
         self.desk = desk
         self.topics = Topics.of(mqtt, desk)
@@ -384,6 +579,9 @@ class MqttPublisher:
         self.broker = f"{mqtt.host}:{mqtt.port}"
         self._clock = clock
         self._commands = commands or Commands()
+        self._command_topics = self.topics.commands
+        self._configuration_url = dashboard_url(dashboard) if dashboard is not None else None
+        self._announced = _AnnouncedTopic(announced_path(mqtt.outbox_path))
         self._refused = Refusals(log, "command")
         self._state_drop_log_every = max(1, state_drop_log_every)
 
@@ -417,6 +615,7 @@ class MqttPublisher:
         client = self._make_client()  # raises PublisherError before anything is opened
         self._outbox = Outbox(self.mqtt.outbox_path)
         self._client = client
+        self._retire_old_discovery(self._outbox)
         pending = len(self._outbox)
         if pending:
             log.info("outbox %s: %d messages from before are sent first",
@@ -472,7 +671,12 @@ class MqttPublisher:
         """
         if alert.get("event") != "alert":
             raise ValueError(f'an alert has "event": "alert", got {_show(alert.get("event"))}')
-        return self._enqueue(self.topics.alert, alert)
+        payload = self._stamped(alert)
+        self._put(self.topics.alert, payload, id=payload["id"])
+        # The same, retained, for whoever comes later (Home Assistant's "Last alert").
+        self._put(self.topics.last_alert, payload, id=f"{payload['id']} last_alert",
+                  retain=True)
+        return str(payload["id"])
 
     def publish_event(self, event: Mapping[str, Any]) -> str:
         """Queue an event such as {"t": ..., "event": "break", "phase": "start"} (QoS 1)."""
@@ -502,8 +706,24 @@ class MqttPublisher:
                          " published at most every %g s)", dropped, self.mqtt.state_interval_s)
         self._wake.set()
 
+    def publish_pause(self, paused: bool, until: datetime | None) -> None:
+        """Queue whether nudges are paused, retained on `pause` (schemas/pause.json; QoS 1,
+        through the outbox, so the newest survives an outage): `until` is when the pause
+        ends, None while not paused or when paused until resumed. The live loop calls it at
+        start and on every change. Raises ValueError for a resume with an end, or a naive
+        `until`."""
+        if not isinstance(paused, bool):
+            raise TypeError(f"paused: expected True or False, got {_show(paused)}")
+        if until is not None and not paused:
+            raise ValueError("until: a resume has no end (None when paused is False)")
+        if until is not None and until.tzinfo is None:
+            raise ValueError("until: expected a timezone-aware datetime")
+        payload = {"paused": paused, "until": None if until is None else iso_utc(until),
+                   "time": iso_utc(self._clock())}
+        self._put(self.topics.pause, payload, id=f"pause-{uuid.uuid4().hex}", retain=True)
+
     def commands(self) -> list[Command]:
-        """The ack and snooze commands received since the last call, oldest first.
+        """The ack, snooze and pause commands received since the last call, oldest first.
 
         Invalid ones (and retained ones: stale) are counted and dropped, with the reason
         logged at most once a minute per topic. No payload gets past here as an exception.
@@ -557,21 +777,54 @@ class MqttPublisher:
         return self._outbox
 
     def _enqueue(self, topic: str, message: Mapping[str, Any]) -> str:
-        outbox = self._require_running()
+        payload = self._stamped(message)
+        return self._put(topic, payload, id=payload["id"])
+
+    def _stamped(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """`message` with its `id` (given, or made here) and `time` (given, or now)."""
+        self._require_running()
         payload = dict(message)
         message_id = payload.get("id")
         if message_id is None:
-            message_id = payload["id"] = uuid.uuid4().hex
+            payload["id"] = uuid.uuid4().hex
         elif not is_message_id(message_id):
             raise ValueError(f"id: expected a string of 1..{MAX_ID_CHARS} characters,"
                              f" got {_show(message_id)}")
         payload.setdefault("time", iso_utc(self._clock()))
+        return payload
+
+    def _put(self, topic: str, payload: Mapping[str, Any], *, id: str,
+             retain: bool = False) -> str:
+        """Into the outbox (committed on return) under the outbox key `id`; wakes the worker."""
+        outbox = self._require_running()
         text = _json(payload).decode("utf-8")
-        stored = outbox.put(id=message_id, topic=topic, payload=text,
-                            enqueued_at=payload["time"])
+        stored = outbox.put(id=id, topic=topic, payload=text, enqueued_at=payload["time"],
+                            retain=retain)
         self._count("enqueued")
         self._wake.set()
         return stored.id
+
+    def _retire_old_discovery(self, outbox: Outbox) -> None:
+        """Remove the discovery config announced before under another topic (the desk, its
+        site or [mqtt] topic_prefix or ha_prefix renamed), or at all with [mqtt]
+        ha_discovery = false: an empty retained payload there, through the outbox (so it is
+        sent once connected, even after a crash), then the topic announced from now on is
+        remembered."""
+        announced = self._announced.read()
+        current = self.topics.ha_config if self.mqtt.ha_discovery else None
+        if announced == current:
+            return
+        if announced is not None:
+            outbox.put(id=f"ha-discovery-removal {announced}", topic=announced, payload="",
+                       enqueued_at=iso_utc(self._clock()), retain=True)
+            self._count("enqueued")
+            log.info("Home Assistant discovery: the config on %s is removed (%s)", announced,
+                     "now announced on " + current if current else "[mqtt] ha_discovery is off")
+        try:
+            self._announced.write(current)
+        except OSError as error:  # the outbox's directory is writable: a full disk, say
+            log.warning("cannot write %s (%s): a later rename of the desk will not remove"
+                        " its discovery config", self._announced.path, error)
 
     def _count(self, name: str, n: int = 1) -> int:
         with self._counts_lock:
@@ -619,12 +872,8 @@ class MqttPublisher:
             if message.payload == b"online" and not message.retain:
                 self._notice(_HaOnline(at=time.time()))
             return
-        kind: CommandKind
-        if topic == self.topics.cmd_ack:
-            kind = "ack"
-        elif topic == self.topics.cmd_snooze:
-            kind = "snooze"
-        else:
+        kind = self._command_topics.get(topic)
+        if kind is None:
             return
         self._count("commands_received")
         received = _Received(kind=kind, topic=topic, payload=bytes(message.payload),
@@ -722,7 +971,7 @@ class MqttPublisher:
         return float(min(self.mqtt.reconnect_initial_s * 2**exponent, self.mqtt.reconnect_max_s))
 
     def _begin_session(self, client: paho.Client) -> None:
-        subscriptions = [(self.topics.cmd_ack, 1), (self.topics.cmd_snooze, 1)]
+        subscriptions = [(topic, 1) for topic in self._command_topics]
         if self.mqtt.ha_discovery:
             subscriptions.append((self.topics.ha_status, 1))
         client.subscribe(subscriptions)
@@ -737,7 +986,10 @@ class MqttPublisher:
 
     def _publish_discovery(self) -> None:
         assert self._client is not None
-        config = ha_discovery_config(self.topics, self.desk)
+        config = ha_discovery_config(self.topics, self.desk,
+                                     state_interval_s=self.mqtt.state_interval_s,
+                                     snooze_minutes=self._commands.snooze_minutes,
+                                     configuration_url=self._configuration_url)
         self._client.publish(self.topics.ha_config, _json(config), qos=0, retain=True)
 
     def _collect_acks(self) -> None:
@@ -798,6 +1050,61 @@ class MqttPublisher:
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
+
+
+# --- the discovery topic announced, kept beside the outbox -----------------------------------
+
+
+def announced_path(outbox_path: str | os.PathLike[str]) -> Path:
+    """Where the publisher keeps the discovery topic it announced: `<outbox_path>.ha-discovery`.
+
+    A file of its own beside the outbox rather than a table in it: the outbox's SQLite file
+    is edge/outbox.py's, one table with its own schema, while this is one line only the
+    publisher reads. Beside it, it lives (and is moved, or deleted) with the outbox: the
+    other state that must survive a restart of this desk's publisher."""
+    path = Path(outbox_path)
+    return path.with_name(path.name + ".ha-discovery")
+
+
+class _AnnouncedTopic:
+    """The config topic last announced (one line of text), or no file when none is."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> str | None:
+        try:
+            text = self.path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as error:
+            log.warning("cannot read %s (%s): an earlier discovery config, if any, stays",
+                        self.path, error)
+            return None
+        return text or None
+
+    def write(self, topic: str | None) -> None:
+        """Replace the file atomically (written, synced, renamed): a crash leaves the old one
+        or the new one, never half of either."""
+        if topic is None:
+            self.path.unlink(missing_ok=True)
+            return
+        partial = self.path.with_name(self.path.name + ".partial")
+        with partial.open("w", encoding="utf-8") as file:
+            file.write(topic + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, self.path)
+        try:  # the rename itself on disk
+            directory = os.open(self.path.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(directory)
+        except OSError:
+            pass
+        finally:
+            os.close(directory)
 
 
 # --- the connection, shared with the fleet collector (edge/collect.py) ------------------------

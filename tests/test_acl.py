@@ -29,7 +29,7 @@ USERS = {name: f"{name}-password" for name in
          ("desk-1", "desk-2", "legwake-dashboard", "legwake-collector", "homeassistant")}
 DESK_1 = "legwake/office/desk-1"
 DESK_2 = "legwake/office/desk-2"
-KINDS = ("status", "state", "alert", "event", "minute")
+KINDS = ("status", "state", "alert", "event", "minute", "last_alert", "pause")
 
 
 class AclMosquitto(Mosquitto):
@@ -217,6 +217,18 @@ def test_the_agent_works_end_to_end_under_the_acl(
             commands += publisher.commands()
             time.sleep(0.02)
         assert [getattr(c, "alert_id", None) for c in commands] == [alert_id]
+        # Home Assistant is a remote: its Acknowledge button, snooze select and pause switch.
+        for kind, body in (("ack", {}), ("snooze", {"minutes": 30}), ("pause", {"paused": True})):
+            home_assistant.publish(f"{topics.base}/cmd/{kind}", json.dumps(body))
+        deadline = time.monotonic() + 10.0
+        commands = []
+        while len(commands) < 3 and time.monotonic() < deadline:
+            commands += publisher.commands()
+            time.sleep(0.02)
+        assert [type(c).__name__ for c in commands] == ["AckCommand", "SnoozeCommand",
+                                                         "PauseCommand"]
+        publisher.publish_pause(True, None)
+        assert publisher.wait_until_sent(10.0)
         # Home Assistant comes back: the desk hears it and sends its discovery again.
         home_assistant.publish(topics.ha_status, "online")
         home_assistant.wait_count(topics.ha_config, 2)

@@ -29,8 +29,14 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from edge.config import DeskConfig, MqttConfig
 from edge.estimate.labels import POSTURES, SITES
 from edge.outbox import Outbox
-from edge.payloads import AckCommand, Commands, InvalidCommand, SnoozeCommand
-from edge.publish import MqttPublisher, PublisherError, Topics, ha_discovery_config
+from edge.payloads import AckCommand, Commands, InvalidCommand, PauseCommand, SnoozeCommand
+from edge.publish import (
+    POSTURE_WORDS,
+    MqttPublisher,
+    PublisherError,
+    Topics,
+    ha_discovery_config,
+)
 from tests.mosquitto import Mosquitto, Subscriber, make_tls_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +89,8 @@ def a_state(t: float, posture: str = "upright") -> dict[str, Any]:
             "seat": {"map_mmhg": [[0, 12, 40, 12], [0, 30, 95, 28]], "load_n": 512.3},
             "sitting_s": 600.0 + t,
             "last_break": {"start": "2026-03-04T04:50:00.000Z", "end": "2026-03-04T04:55:10.000Z",
-                           "length_s": 310.0}}
+                           "length_s": 310.0},
+            "battery_pct": {"imu_left": 87, "imu_right": None}}
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -108,7 +115,7 @@ def records(caplog: pytest.LogCaptureFixture, level: int, pattern: str) -> list[
 
 def test_schemas_are_draft_2020_12_and_use_the_estimators_vocabulary() -> None:
     assert set(SCHEMAS) == {"status", "state", "alert", "event", "minute", "cmd-ack",
-                            "cmd-snooze", "ha-discovery"}
+                            "cmd-snooze", "cmd-pause", "pause", "ha-discovery"}
     for schema in SCHEMAS.values():
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         Draft202012Validator.check_schema(schema)
@@ -125,7 +132,7 @@ def test_schemas_are_draft_2020_12_and_use_the_estimators_vocabulary() -> None:
     ("ack", b'{"id": ""}', "id: must be longer than or equal to 1 characters"),
     ("ack", b'{"id": "' + b"x" * 129 + b'"}', "id: must be shorter than or equal to 128"),
     ("ack", b'{"id": 7}', "id: must be string"),
-    ("ack", b"{}", 'missing "id"'),
+    ("ack", b"{}", None),
     ("ack", b'{"id": "a1", "minutes": 5}', 'unknown key "minutes"; expected id'),
     ("ack", b"[" * 3000, "nested more than 32 deep"),
     ("ack", b'{"id": ' + b"[" * 30 + b"]" * 30 + b"}", "id: must be string"),
@@ -147,6 +154,11 @@ def test_schemas_are_draft_2020_12_and_use_the_estimators_vocabulary() -> None:
     ("snooze", b'{"id": "a1"}', 'missing "minutes"'),
     ("snooze", b'{"minutes": 5, "minuts": 5}', 'unknown key "minuts"; expected minutes, id'),
     ("snooze", b"[15]", "expected a JSON object"),
+    ("pause", b'{"paused": true}', None),
+    ("pause", b'{"paused": false}', None),
+    ("pause", b'{"minutes": 30}', None),
+    ("pause", b'{"paused": false, "minutes": 30}', 'minutes: not with "paused": false'),
+    ("pause", b"{}", 'empty; expected "paused" or "minutes"'),
 ])
 def test_commands_are_checked_as_the_schemas_say(kind: str, payload: bytes,
                                                  reason: str | None) -> None:
@@ -159,7 +171,7 @@ def test_commands_are_checked_as_the_schemas_say(kind: str, payload: bytes,
     commands = Commands()
     if reason is None:
         command = commands.parse(kind, payload, received_at=received_at)  # type: ignore[arg-type]
-        expected_type = AckCommand if kind == "ack" else SnoozeCommand
+        expected_type = {"ack": AckCommand, "snooze": SnoozeCommand, "pause": PauseCommand}[kind]
         assert isinstance(command, expected_type) and command.received_at == received_at
     else:
         with pytest.raises(InvalidCommand, match=re.escape(reason)):
@@ -174,12 +186,21 @@ def test_ha_discovery_describes_every_site_and_validates() -> None:
     validate("ha-discovery", json.dumps(config).encode())
     components = config["components"]
     for site in SITES:
-        assert components[f"{site}_pressure"]["unit_of_measurement"] == "mmHg"
+        pressure = components[f"{site}_pressure"]
+        # mmHg stays mmHg: a device_class pressure is converted to inHg on a US installation.
+        assert (pressure["unit_of_measurement"], pressure["state_class"]) == ("mmHg",
+                                                                              "measurement")
+        assert "device_class" not in pressure
         assert components[f"{site}_time_to_numbness"]["device_class"] == "duration"
-    assert components["posture"]["options"] == list(POSTURES)
+    assert components["posture"]["options"] == [POSTURE_WORDS[p] for p in POSTURES]
     assert components["alert"]["state_topic"] == "legwake/floor3/d-17/alert"
     assert config["availability_topic"] == "legwake/floor3/d-17/status"
-    unique_ids = [c["unique_id"] for c in components.values()]
+    # Home Assistant ignores a root-level qos: each component has its own.
+    assert "qos" not in config and "state_topic" not in config
+    live = [c for c in components.values() if "unique_id" in c]
+    assert all(c["qos"] == 1 for c in live)
+    assert components["snooze_15"] == {"p": "button"}  # removed from Home Assistant
+    unique_ids = [c["unique_id"] for c in live]
     assert len(set(unique_ids)) == len(unique_ids)
 
 
@@ -206,7 +227,8 @@ def test_a_subscriber_sees_exactly_the_alerts_published(
             watcher.wait_count(topics.state, 1)
             assert publisher.wait_until_sent(5)
             stats = publisher.stats()
-            assert (stats.enqueued, stats.acknowledged, stats.outbox_pending) == (23, 23, 0)
+            # Each alert twice: on alert, and retained on last_alert.
+            assert (stats.enqueued, stats.acknowledged, stats.outbox_pending) == (44, 44, 0)
         watcher.wait_count(topics.status, 2)
         time.sleep(0.2)  # anything extra would arrive now
     assert sent[-1] == "policy-chosen-id" and len(set(sent)) == 21
@@ -224,7 +246,13 @@ def test_a_subscriber_sees_exactly_the_alerts_published(
     assert validate("state", state.payload)["sites"]["sciatic_left"]["pressure_mmhg"] == 20.0
     assert [validate("status", m.payload) for m in watcher.on(topics.status)] == [
         "online", "offline"]
-    assert not watcher.on(topics.cmd_ack) and len(watcher.messages) == 21 + 2 + 1 + 2
+    last_alerts = watcher.on(topics.last_alert)
+    assert [m.payload for m in last_alerts] == [m.payload for m in alerts]
+    assert all(m.qos == 1 and not m.retain for m in last_alerts)  # live, not replayed
+    with Subscriber(broker, [topics.last_alert]) as newcomer:
+        [retained] = newcomer.wait_count(topics.last_alert, 1)
+        assert retained.retain and json.loads(retained.payload)["id"] == "policy-chosen-id"
+    assert not watcher.on(topics.cmd_ack) and len(watcher.messages) == 21 * 2 + 2 + 1 + 2
 
 
 def test_payloads_that_are_not_alerts_or_json_are_refused(
@@ -385,7 +413,7 @@ def test_alerts_published_during_a_30s_broker_outage_all_arrive_in_order_once(
             sent.append(publisher.publish_alert(an_alert(i)))
             time.sleep(2.5)
         stats = publisher.stats()
-        assert not stats.connected and stats.outbox_pending == 10
+        assert not stats.connected and stats.outbox_pending == 2 * 10  # and on last_alert
         time.sleep(max(0.0, 30 - (time.monotonic() - outage)))
         own.start()
         for i in range(20, 30):  # queued behind the ten waiting
@@ -478,7 +506,8 @@ def test_an_agent_killed_with_sigkill_fires_its_will_and_its_outbox_drains_on_re
             assert first.ask(f"alert {name}") == f"enqueued {name}"
         first.kill()
         with Outbox(mqtt.outbox_path) as outbox:
-            assert [m.id for m in outbox.pending()] == ["a4", "a5", "a6"]
+            assert [m.id for m in outbox.pending() if m.topic == topics.alert] == [
+                "a4", "a5", "a6"]
         own.resume()  # the broker reads what it was sent, then finds the connection gone
         display.wait_for(lambda d: [m.text for m in d.on(topics.status)] == ["online", "offline"],
                          10, "the last will")
