@@ -232,20 +232,22 @@ def pair(config_path: str | None, shake_s: float, scan_s: float, yes: bool) -> N
     then the other, and their addresses go to [imu] left and right of the configuration
     file (only those two values change; every comment and other line is kept).
 
-    Each prompt waits for Enter (read from standard input). Stop the agent first: a unit
-    connected to it does not advertise. The bleak backend is [ble] backend's.
+    The file is the one the agent reads: --config, else $LEGWAKE_CONFIG, else
+    ./config.toml (created with an [imu] section if missing). Each prompt waits for Enter
+    (read from standard input). Stop the agent first: a unit connected to it does not
+    advertise. The bleak backend is [ble] backend's.
     """
     import asyncio
     from pathlib import Path
 
     from bleak.exc import BleakError
 
-    from edge.config import ConfigError, default_config_path
+    from edge.config import Config, ConfigError, default_config_path
     from edge.pair import PairingError, pair_units, write_imu_units
     from edge.sources.configured import ble_backends
 
     target = Path(config_path) if config_path else default_config_path() or Path("config.toml")
-    cfg = _load_config(str(target) if target.exists() else None)
+    cfg = _load_config(str(target)) if target.exists() else Config()
     if cfg.imu.transport != "ble":
         raise click.ClickException(f"[imu] transport is {cfg.imu.transport!r}: the agent "
                                    "reaches no thigh unit over BLE, so there is nothing to pair")

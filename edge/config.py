@@ -403,7 +403,7 @@ _BAUDRATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000,
 def _imu_unit(placement: str, side: str) -> Text:
     return Text(
         f'a BLE address like "AA:BB:CC:DD:EE:FF", a name like "LegIMU-{placement}-1A2B", '
-        f'or "" (the first {side} unit advertising)',
+        f'or "" (the one {side} unit advertising; `legwake pair` sets it)',
         pattern=rf"{_MAC}|LegIMU-{placement}-[0-9A-F]{{4}}",
     )
 

@@ -183,9 +183,10 @@ def _open_log(config: Config, session: str, started: datetime) -> StoreSink | No
 
 
 def _link_counters(source: Source) -> dict[str, int | None]:
-    """A live link's counters for the minutes' device health: a reconnect follows each drop."""
+    """A live link's counters for the minutes' device health: reconnects are the connections
+    after the first (a clean stop disconnects too, and is no reconnect)."""
     health = source.health
-    return {"reconnects": health.disconnects, "battery_pct": health.battery_pct}
+    return {"reconnects": max(0, health.connects - 1), "battery_pct": health.battery_pct}
 
 
 async def run_simulated(config: Config, stop: asyncio.Event, sitter, *, speed: float,

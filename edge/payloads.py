@@ -26,12 +26,12 @@ from typing import Any, Literal
 import fastjsonschema
 
 __all__ = [
+    "COMMAND_KINDS",
     "MAX_COMMAND_BYTES",
     "MAX_ID_CHARS",
     "MAX_MESSAGE_BYTES",
     "MAX_NESTING",
     "AckCommand",
-    "COMMAND_KINDS",
     "Command",
     "CommandKind",
     "Commands",

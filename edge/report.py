@@ -236,12 +236,12 @@ class ReportData:
         """The key numbers in one line (the report's first line, and the command's output)."""
         alerts = self.all_alerts
         days = len(self.days)
-        parts = [f"{days} day{'s' * (days != 1)}",
-                 (f"{hours(self.occupied_s)} seated ({hours(self.occupied_s / max(days, 1))} "
-                  f"a day)"),
-                 f"{self.breaks} breaks",
-                 f"longest sitting stretch {minutes(self.longest_sitting_s)}",
-                 f"{alerts.count} alerts"]
+        parts = [counted(days, "day"),
+                 (f"{duration(self.occupied_s)} seated "
+                  f"({duration(self.occupied_s / max(days, 1))} a day)"),
+                 counted(self.breaks, "break"),
+                 f"longest sitting stretch {duration(self.longest_sitting_s)}",
+                 counted(alerts.count, "alert")]
         if alerts.count:
             parts.append(f"{percent(alerts.moved / alerts.count)} moved in time")
         if alerts.median_response_s is not None:
@@ -252,12 +252,21 @@ class ReportData:
 # --- formatting ------------------------------------------------------------------------------
 
 
-def hours(value_s: float) -> str:
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun in agreement: "1 break", "0 breaks", "2 alerts"."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+def duration(value_s: float | None) -> str:
+    """A duration in the unit that reads best: "2.5 h" from an hour, "25 min" from a
+    minute, "40 s" below (as rounded: 59.7 s is "1 min", 59.7 min "1.0 h")."""
+    if value_s is None:
+        return "–"
+    if round(value_s) < 60:
+        return f"{value_s:.0f} s"
+    if round(value_s / 60) < 60:
+        return f"{value_s / 60:.0f} min"
     return f"{value_s / 3600:.1f} h"
-
-
-def minutes(value_s: float | None) -> str:
-    return "–" if value_s is None else f"{value_s / 60:.0f} min"
 
 
 def seconds(value_s: float | None) -> str:
@@ -594,8 +603,8 @@ def _daily_table(data: ReportData) -> Table:
                   "alerts"),
         tuple((d.day.isoformat(), d.occupied_s, d.observed_s, d.breaks, round(d.break_s, 3),
                d.longest_sitting_s, d.alerts) for d in data.days),
-        tuple((day_label(d.day), hours(d.occupied_s), hours(d.observed_s), str(d.breaks),
-               minutes(d.break_s) if d.breaks else "–", minutes(d.longest_sitting_s),
+        tuple((day_label(d.day), duration(d.occupied_s), duration(d.observed_s), str(d.breaks),
+               duration(d.break_s) if d.breaks else "–", duration(d.longest_sitting_s),
                str(d.alerts)) for d in data.days))
 
 
@@ -603,7 +612,7 @@ def _posture_table(data: ReportData) -> Table:
     return Table(
         "postures", ("posture", "seconds", "share_of_seated"),
         tuple((p.posture, p.seconds, round(p.share, 6)) for p in data.postures),
-        tuple((POSTURE_NAMES[p.posture], hours(p.seconds), percent(p.share))
+        tuple((POSTURE_NAMES[p.posture], duration(p.seconds), percent(p.share))
               for p in data.postures))
 
 
@@ -628,7 +637,7 @@ def _site_table(data: ReportData) -> Table:
         tuple((s.site, s.mean_mmhg, s.highest_peak_mmhg, s.lowest_ttn_s,
                s.minutes_heading_to_numbness) for s in data.site_loads),
         tuple((s.site.replace("_", " "), mmhg(s.mean_mmhg), mmhg(s.highest_peak_mmhg),
-               minutes(s.lowest_ttn_s), str(s.minutes_heading_to_numbness))
+               duration(s.lowest_ttn_s), str(s.minutes_heading_to_numbness))
               for s in data.site_loads))
 
 
@@ -638,9 +647,10 @@ def _health_table(data: ReportData) -> Table:
                    "gaps", "lost", "reconnects", "dropouts", "lowest_battery_pct"),
         tuple((h.desk, h.sensor, h.minutes, h.present_s, h.packets, h.bad_packets, h.gaps,
                h.lost, h.reconnects, h.dropouts, h.lowest_battery_pct) for h in data.health),
-        tuple((h.desk, SENSOR_NAMES.get(h.sensor, h.sensor), str(h.minutes), hours(h.present_s),
-               f"{h.packets:,}", f"{h.bad_packets:,} ({_fine_percent(h.bad_share)})",
-               str(h.gaps), f"{h.lost:,}", str(h.reconnects), str(h.dropouts),
+        tuple((h.desk, SENSOR_NAMES.get(h.sensor, h.sensor), str(h.minutes),
+               duration(h.present_s), f"{h.packets:,}",
+               f"{h.bad_packets:,} ({_fine_percent(h.bad_share)})", str(h.gaps), f"{h.lost:,}",
+               f"{h.reconnects:,}" if h.reconnects else "none", str(h.dropouts),
                "–" if h.lowest_battery_pct is None else f"{h.lowest_battery_pct} %")
               for h in data.health))
 
@@ -803,11 +813,11 @@ def report_body(data: ReportData) -> tuple[str, str]:
     desks = ", ".join(data.desks)
     title = f"Sitting and posture report, {data.start} to {data.end}"
     tiles = "".join((
-        _tile(hours(data.occupied_s), "seated in all", "seated"),
-        _tile(hours(data.occupied_s / max(days, 1)), "seated per day", "seated_per_day"),
-        _tile(str(data.breaks), "breaks", "breaks"),
-        _tile(minutes(data.longest_sitting_s), "longest sitting stretch", "longest"),
-        _tile(str(alerts.count), "alerts", "alerts"),
+        _tile(duration(data.occupied_s), "seated in all", "seated"),
+        _tile(duration(data.occupied_s / max(days, 1)), "seated per day", "seated_per_day"),
+        _tile(*counted(data.breaks, "break").split(" ", 1), "breaks"),
+        _tile(duration(data.longest_sitting_s), "longest sitting stretch", "longest"),
+        _tile(*counted(alerts.count, "alert").split(" ", 1), "alerts"),
         _tile(percent(alerts.moved / alerts.count) if alerts.count else "–",
               "of alerts followed by a move in time", "moved"),
     ))
@@ -815,7 +825,7 @@ def report_body(data: ReportData) -> tuple[str, str]:
     sections = [
         f"<h1>{_e(title)}</h1>",
         (f'<p class="meta">{_e(day_label(data.start))} to {_e(day_label(data.end))}, local '
-         f"time ({_e(data.timezone)}) &middot; {days} day{'s' * (days != 1)} with data "
+         f"time ({_e(data.timezone)}) &middot; {counted(days, 'day')} with data "
          f"&middot; desk{'s' * (len(data.desks) != 1)}: {_e(desks)}</p>"),
         f'<p class="summary" id="summary">{_e(data.summary)}</p>',
         f'<div class="tiles">{tiles}</div>',
@@ -829,22 +839,25 @@ def report_body(data: ReportData) -> tuple[str, str]:
          "agent's break events: away from the seat or standing long enough to count "
          "([policy] natural_break_min). A sitting stretch runs from the first to the last "
          "seated minute with no break in between (short stand-ups stay in it), and ends "
-         f"where the log has no data for more than {NO_DATA_S // 60} minutes.</p>"),
+         f"where the log has no data for more than {counted(NO_DATA_S // 60, 'minute')}."
+         "</p>"),
 
         '<h2 id="postures">Posture distribution</h2>',
         _img(plots.postures_png(data), "Share of seated time per posture"),
         _html_table(shown["postures"], first=("Posture", "Time", "Share of seated time"),
                     swatches=[POSTURE_COLOURS[p.posture] for p in data.postures]),
-        (f'<p class="note">Shares of {_e(hours(seated_total))} classified as seated; '
-         f"besides that, {_e(hours(data.standing_s))} standing at the desk.</p>"),
+        (f'<p class="note">Shares of {_e(duration(seated_total))} classified as seated; '
+         f"besides that, {_e(duration(data.standing_s))} standing at the desk.</p>"),
 
         '<h2 id="alerts">Alerts and responses</h2>',
         _img(plots.alerts_png(data), "Alerts by kind and the first response to each"),
         _html_table(shown["alerts"], first=("Kind", "Alerts", "Moved in time", "Acknowledged",
                                             "Snoozed", "No response", "Awaiting outcome",
                                             "Median response"), total_last=True),
-        ('<p class="note">Moved in time: the person changed posture or stood up within the '
-         "alert's lead time. Acknowledged and snoozed may both be true of one alert; the "
+        ('<p class="note">Moved in time: the person changed posture or stood up before the '
+         "numbness the alert predicted (and within its lead time); an alert that said the leg "
+         "was numb already cannot be answered in time. Acknowledged and snoozed may both be "
+         "true of one alert; the "
          "chart shows the first response. Response time: from the alert to that first "
          "response.</p>"),
 
@@ -855,8 +868,9 @@ def report_body(data: ReportData) -> tuple[str, str]:
         sections += [
             _img(plots.pressure_png(data), "Average seat pressure map with the centre of "
                  "pressure trace", square=True),
-            (f'<p class="note">Mean pressure per cell over {_e(hours(pressure.seat_s))} seated '
-             f"({pressure.minutes} minutes), each minute weighted by its seated seconds; "
+            (f'<p class="note">Mean pressure per cell over {_e(duration(pressure.seat_s))} '
+             f"seated ({counted(pressure.minutes, 'minute')}), each minute weighted by its "
+             "seated seconds; "
              f"{pressure.mean_mmhg.shape[0]}&times;{pressure.mean_mmhg.shape[1]} cells at "
              f"{pressure.pitch_mm:g} mm, seen from above with the front edge at the top. "
              f"Fixed colour scale {CONTACT_MMHG:g}&ndash;{SCALE_MAX_MMHG:g} mmHg; cells below "
@@ -880,7 +894,9 @@ def report_body(data: ReportData) -> tuple[str, str]:
         _html_table(shown["health"], first=("Desk", "Sensor", "Minutes", "Present",
                                              "Packets", "Bad packets", "Gaps", "Lost",
                                              "Reconnects", "Dropouts", "Lowest battery")),
-        '<p class="note">Dropouts: times the agent reported the sensor lost.</p>',
+        ('<p class="note">Reconnects: times the link to the sensor dropped and was made '
+         'again (the first connection is not one; "none": it never dropped). Dropouts: '
+         "times the agent reported the sensor lost.</p>"),
 
         (f"<footer>legwake report of {_e(Path(data.db_path).name)}, generated "
          f"{_e(data.generated.isoformat(timespec='minutes'))}.</footer>"),

@@ -25,9 +25,11 @@ from edge.report import (
     RESPONSE_COLOURS,
     SCALE_MAX_MMHG,
     ReportData,
+    duration,
 )
 
-__all__ = ["alerts_png", "daily_png", "nerve_png", "postures_png", "pressure_png"]
+__all__ = ["alerts_png", "daily_png", "nerve_figure", "nerve_png", "postures_png",
+           "pressure_figure", "pressure_png"]
 
 # Off-screen; pyplot is never imported, so no GUI backend is ever tried.
 matplotlib.use("Agg")
@@ -99,7 +101,7 @@ def postures_png(data: ReportData) -> bytes:
         shares = [100 * p.share for p in shown]
         bars = ax.barh([POSTURE_NAMES[p.posture] for p in shown], shares,
                        color=[POSTURE_COLOURS[p.posture] for p in shown], height=0.7)
-        ax.bar_label(bars, labels=[f"{s:.0f} % ({p.seconds / 3600:.1f} h)"
+        ax.bar_label(bars, labels=[f"{s:.0f} % ({duration(p.seconds)})"
                                    for s, p in zip(shares, shown, strict=True)], padding=4)
         ax.set_xlabel("share of seated time (%)")
         ax.set_xlim(0, max(max(shares, default=0) * 1.25, 10))
@@ -137,6 +139,13 @@ def alerts_png(data: ReportData) -> bytes:
 def pressure_png(data: ReportData) -> bytes:
     """The average seat-pressure map (fixed 5-200 mmHg scale, no contact below 5) from
     above, front edge at the top, with the centre of pressure drawn over it."""
+    with matplotlib.rc_context({**STYLE, "axes.grid": False}):
+        return _png(pressure_figure(data))
+
+
+def pressure_figure(data: ReportData) -> Figure:
+    """pressure_png's figure. The colour bar and the legend sit outside the map's axes,
+    so that no cell of the map is hidden under them."""
     pressure = data.pressure
     assert pressure is not None
     rows, cols = pressure.mean_mmhg.shape
@@ -163,13 +172,14 @@ def pressure_png(data: ReportData) -> bytes:
                         linestyle="none")
                 ax.plot(*mean, marker="+", markersize=14, markeredgewidth=1.2, color="black",
                         linestyle="none", label="its average")
-            ax.legend(loc="upper right", framealpha=0.9)
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+                       frameon=False)
         ax.set_xlim(0, width_mm)
         ax.set_ylim(depth_mm, 0)
         ax.set_xlabel("from the occupant's left edge (mm)")
         ax.set_ylabel("from the front edge (mm)")
         ax.set_title("Average seat pressure, seen from above (front edge at the top)")
-        return _png(fig)
+        return fig
 
 
 def _broken(x: np.ndarray, y: np.ndarray, minutes_utc: tuple[str, ...]):
@@ -201,6 +211,7 @@ class _LoggedTime:
     bin_s: int
 
     GAP_H = 0.4
+    PAD_H = 0.1  # shown before the first and after the last bin
 
     @classmethod
     def of(cls, epoch_s: np.ndarray, bin_s: int) -> _LoggedTime:
@@ -217,32 +228,65 @@ class _LoggedTime:
         return np.insert(position, gap, np.nan), np.insert(values, gap, np.nan)
 
     def decorate(self, axes: list, bottom) -> None:
-        """Day separators on every axis; ticks at each period's start (and at whole hours
-        when there are few periods) on the bottom one."""
-        ticks, labels = [], []
-        few = len(self.period_starts) <= 4
-        every = max(1, int(np.ceil(len(self.period_starts) / 10)))
+        """Day separators on every axis; on the bottom one, about MAX_TICKS ticks, shared
+        among the periods by their length: matplotlib's date locator picks round local
+        times within a period long enough for two or more (so a chart of minutes has
+        several, as one of days), a shorter period gets one at its start. The first tick
+        of each period also names its day."""
         ends = [*self.period_starts[1:], len(self.epoch_s)]
+        for first in self.period_starts[1:]:
+            for ax in axes:
+                ax.axvline(self.position_h[first] - self.GAP_H / 2, color="#adb5bd",
+                           linewidth=0.8)
+        shown_h = self.position_h[-1] - self.position_h[0] + 2 * self.PAD_H
+        every = max(1, int(np.ceil(len(self.period_starts) / MAX_TICKS)))
+        ticks: list[float] = []
+        labels: list[str] = []
         for number, (first, end) in enumerate(zip(self.period_starts, ends, strict=True)):
-            begin = datetime.fromtimestamp(self.epoch_s[first])
-            if number:
-                for ax in axes:
-                    ax.axvline(self.position_h[first] - self.GAP_H / 2, color="#adb5bd",
-                               linewidth=0.8)
-            if number % every == 0:
-                ticks.append(self.position_h[first])
-                labels.append(f"{begin:%a %d %b}\n{begin:%H:%M}")
-            if few:
-                last = self.epoch_s[end - 1]
-                hour = (self.epoch_s[first] // 3600 + 1) * 3600
-                while hour <= last:
-                    if hour - self.epoch_s[first] >= 2700:
-                        ticks.append(float(np.interp(hour, self.epoch_s[first:end],
-                                                     self.position_h[first:end])))
-                        labels.append(f"{datetime.fromtimestamp(hour):%H:%M}")
-                    hour += 3600
+            # The axis shows PAD_H before the first bin and after the last one.
+            before_h = self.PAD_H if first == 0 else 0.0
+            after_h = self.PAD_H if end == len(self.epoch_s) else 0.0
+            width_h = self.position_h[end - 1] - self.position_h[first] + before_h + after_h
+            budget = int(MAX_TICKS * width_h / shown_h)
+            if budget >= 2:
+                times, texts = self._round_times(self.epoch_s[first] - before_h * 3600,
+                                                 self.epoch_s[end - 1] + after_h * 3600,
+                                                 budget)
+            elif number % every == 0:
+                times = [float(self.epoch_s[first])]
+                texts = [f"{datetime.fromtimestamp(times[0]):%H:%M}"]
+            else:
+                continue
+            if not times:
+                continue
+            # Within a period, a position is its first bin's plus the hours since.
+            ticks += [self.position_h[first] + (t - self.epoch_s[first]) / 3600 for t in times]
+            texts[0] = f"{datetime.fromtimestamp(times[0]):%a %d %b}\n{texts[0]}"
+            labels += texts
         bottom.set_xticks(ticks, labels)
-        bottom.set_xlim(self.position_h[0] - 0.1, self.position_h[-1] + 0.1)
+        bottom.set_xlim(self.position_h[0] - self.PAD_H, self.position_h[-1] + self.PAD_H)
+
+    @staticmethod
+    def _round_times(start_s: float, end_s: float, budget: int) -> tuple[list[float], list[str]]:
+        """Round local times (epoch s) from start_s to end_s, at most `budget` of them,
+        and their labels (matplotlib's date locator and concise formatter, on naive local
+        times)."""
+        # A second in from each end: a tick on the very edge of the axis is cut.
+        begin = datetime.fromtimestamp(start_s + 1)
+        last = datetime.fromtimestamp(end_s - 1)
+        locator = mdates.AutoDateLocator(minticks=min(3, budget), maxticks=budget)
+        low, high = mdates.date2num(begin), mdates.date2num(last)
+        values = [v for v in locator.tick_values(begin, last) if low <= v <= high]
+        if not values:
+            return [], []
+        formatter = mdates.ConciseDateFormatter(locator, show_offset=False)
+        texts = list(formatter.format_ticks(values))
+        times = [mdates.num2date(v).replace(tzinfo=None).timestamp() for v in values]
+        return times, texts
+
+
+MAX_TICKS = 10
+"""Ticks on the nerve chart's time axis: about as many as fit its width."""
 
 
 BIN_CHOICES_S = (60, 300, 900, 1800, 3600, 7200, 14400)
@@ -265,6 +309,12 @@ def _per(bin_s: int) -> str:
 def nerve_png(data: ReportData) -> bytes:
     """Per leg, the peak nerve-site pressure and the lowest time to numbness over the
     logged hours (local time), per minute or, over longer ranges, the worst per bin."""
+    with matplotlib.rc_context(STYLE):
+        return _png(nerve_figure(data))
+
+
+def nerve_figure(data: ReportData) -> Figure:
+    """nerve_png's figure."""
     nerve = data.nerve
     bin_s = _bin_seconds(nerve.epoch_s)
     with matplotlib.rc_context(STYLE):
@@ -292,4 +342,4 @@ def nerve_png(data: ReportData) -> bytes:
                     va="bottom", fontsize=8, color="#495057")
         ttn_ax.set_xlabel(f"local time ({data.timezone}); logged hours only, grey lines "
                           "separate periods without data")
-        return _png(fig)
+        return fig

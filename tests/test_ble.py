@@ -211,7 +211,8 @@ def test_source_reconnects_after_the_link_drops_and_delivers_in_order():
                     if len(chunks) == 3:
                         assert source.describe() == {
                             "transport": "ble", "placement": "right", "address": RIGHT_ADDRESS,
-                            "name": "LegIMU-R-34CD", "rate_hz": 50, "mtu": 247}
+                            "name": "LegIMU-R-34CD", "rate_hz": 50, "mtu": 247,
+                            "haptic": True}
                         await right.drop_link()
                     if len(chunks) == 10:
                         break

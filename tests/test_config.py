@@ -139,8 +139,8 @@ def test_wrong_type_names_file_section_key_and_what_is_valid(tmp_path: Path) -> 
          ' (an MQTT topic segment), got ""')),
         ("[record]\ndir = 3", '[record] dir: expected a directory path, got 3'),
         ('[imu]\nleft = "LegIMU-R-1A2B"', ('[imu] left: expected a BLE address like'
-         ' "AA:BB:CC:DD:EE:FF", a name like "LegIMU-L-1A2B", or "" (the first left unit'
-         ' advertising), got "LegIMU-R-1A2B"')),
+         ' "AA:BB:CC:DD:EE:FF", a name like "LegIMU-L-1A2B", or "" (the one left unit'
+         ' advertising; `legwake pair` sets it), got "LegIMU-R-1A2B"')),
         ("[mqtt]\nport = {a = 1}", "[mqtt] port: expected an integer 1..65535, got {a = 1}"),
     ],
 )

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import re
 import statistics
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,9 +19,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edge import report_plots
 from edge.cli import main
 from edge.estimate.labels import SEATED, SITES
-from edge.report import ReportData, load_report
+from edge.report import ReportData, counted, duration, load_report, render_html, tables
 from edge.store import Store
 from tests.browser import ARTIFACTS, broken_images, full_page_screenshot
 from tests.sittings import workday
@@ -421,3 +423,88 @@ def test_report_in_a_browser(browser, rendered, log):
     assert total.text.split()[:2] == ["all", str(data.all_alerts.count)]
     shot = full_page_screenshot(browser, ARTIFACTS / "report.png")
     assert shot.stat().st_size > 50_000
+
+
+# --- what a new reader trips over -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_log(tmp_path_factory) -> Path:
+    """One short sitting: 28 minutes seated, one break, one alert, no sensor ever lost."""
+    path = tmp_path_factory.mktemp("short") / "legwake.db"
+    with Store(path) as store:
+        store.record(workday(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), hours=0.5, seed=2,
+                             lose_sensor=False))
+    return path
+
+
+def visible_text(html_text: str) -> str:
+    """The report's words: tags and the inline images' data left out."""
+    return re.sub(r"<[^>]*>", " ", html_text)
+
+
+def test_a_count_of_one_takes_the_singular(short_log):
+    data = load_report(short_log)
+    assert (len(data.days), data.breaks, data.all_alerts.count) == (1, 1, 1)
+    text = visible_text(render_html(data))
+    assert not re.findall(r"\b1 [a-z]{2,}s\b", text)  # "1 breaks", "1 alerts", "1 days" ...
+    assert data.summary.startswith("1 day, ")
+    assert ", 1 break, " in data.summary and ", 1 alert, " in data.summary
+    assert "1 day with data" in text
+    assert [counted(n, "break") for n in (0, 1, 2, 1000)] == [
+        "0 breaks", "1 break", "2 breaks", "1,000 breaks"]
+    assert counted(1, "minute") == "1 minute" and counted(3, "day") == "3 days"
+
+
+def test_durations_under_an_hour_read_in_minutes_and_under_a_minute_in_seconds(short_log):
+    data = load_report(short_log)
+    text = visible_text(render_html(data))
+    assert "0.0 h" not in text and "0.5 h" not in text
+    assert f"{data.occupied_s // 60} min seated" in data.summary
+    assert data.occupied_s < 3600
+    assert [duration(s) for s in (0, 40, 59.4, 59.6, 25 * 60, 3599, 3600, 2.5 * 3600)] == [
+        "0 s", "40 s", "59 s", "1 min", "25 min", "1.0 h", "1.0 h", "2.5 h"]
+    assert duration(None) == "–"
+
+
+def test_reconnects_count_links_made_again_and_read_none_without(short_log, log):
+    shown = tables(load_report(short_log)).get("health")
+    column = shown.header.index("reconnects")
+    assert [row[column] for row in shown.rows] == [0, 0, 0]
+    assert [row[column] for row in shown.text] == ["none", "none", "none"]
+    office = tables(load_report(log, desk="desk-1"))["health"]
+    by_sensor = {row[1]: text[column] for row, text in zip(office.rows, office.text,
+                                                           strict=True)}
+    assert by_sensor == {"mat": "none", "imu_left": "none", "imu_right": str(len(DESK_1_DAYS))}
+
+
+def test_the_pressure_maps_legend_and_colour_bar_cover_no_cell(log, short_log):
+    for path in (log, short_log):
+        figure = report_plots.pressure_figure(load_report(path))
+        figure.draw_without_rendering()
+        heat_map = next(ax for ax in figure.axes if ax.get_images())
+        cells = heat_map.get_window_extent()
+        assert heat_map.get_legend() is None
+        assert figure.legends, "the centre of pressure has a legend"
+        for legend in figure.legends:
+            assert not legend.get_window_extent().overlaps(cells)
+        others = [ax for ax in figure.axes if ax is not heat_map]
+        assert len(others) == 1  # the colour bar
+        assert not others[0].get_window_extent().overlaps(cells)
+
+
+@pytest.mark.parametrize("hours", [0.05, 0.5, 3.0, 30.0])
+def test_the_nerve_charts_time_axis_has_several_ticks_at_any_length(tmp_path, hours):
+    with Store(tmp_path / "log.db") as store:
+        start = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+        for day in range(math.ceil(hours / 6)):  # long spans: 6-hour office days
+            store.record(workday(start + timedelta(days=day), hours=min(hours, 6.0),
+                                 seed=day, lose_sensor=False))
+    figure = report_plots.nerve_figure(load_report(tmp_path / "log.db"))
+    time_axis = figure.axes[1].xaxis
+    ticks = time_axis.get_majorticklocs()
+    low, high = figure.axes[1].get_xlim()
+    assert 3 <= len(ticks) <= report_plots.MAX_TICKS + 1
+    assert all(low <= tick <= high for tick in ticks)
+    labels = [label.get_text() for label in figure.axes[1].get_xticklabels()]
+    assert len(set(labels)) == len(labels) and "\n" in labels[0]  # the first names its day

@@ -2,7 +2,8 @@
 
 This module owns the link to one thigh unit: finding it (scan by the IMU service
 UUID), connecting, reading (and optionally setting) its config, subscribing to
-its IMU data, and reconnecting forever when the link drops. Each notification
+its IMU data, reconnecting forever when the link drops, and playing haptic patterns on
+units that have the v1.1 haptic characteristic (found by GATT discovery). Each notification
 becomes one `Received` chunk, exactly its bytes (`spec/hardware.md` section 3:
 "for a BLE source a chunk is exactly one notification's value"). It never
 decodes (that is `edge.wire`'s job).
@@ -28,7 +29,14 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
 from edge.sources.base import Clock, LinkHealth, Received, monotonic_clock
-from edge.wire import IMU_CONFIG_UUID, IMU_DATA_UUID, IMU_RATES_HZ, IMU_SERVICE_UUID, PLACEMENTS
+from edge.wire import (
+    IMU_CONFIG_UUID,
+    IMU_DATA_UUID,
+    IMU_HAPTIC_UUID,
+    IMU_RATES_HZ,
+    IMU_SERVICE_UUID,
+    PLACEMENTS,
+)
 
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"  # GATT Battery Level
 
@@ -39,6 +47,7 @@ NAME_PREFIXES = {1: "LegIMU-L-", 2: "LegIMU-R-"}
 
 _CONFIG = struct.Struct("<HB")  # rate_hz, placement (read only)
 _STOP = object()  # queued when the link task ends
+HAPTIC_WRITE_TIMEOUT_S = 2.0
 
 
 def placement_of_name(name: str | None) -> str | None:
@@ -49,6 +58,15 @@ def placement_of_name(name: str | None) -> str | None:
     return None
 
 
+UNIT_SETTLE_S = 2.0
+"""With no unit configured, how long the scan goes on after the first unit of the side is
+heard, to learn whether another one (a neighbour's) advertises too."""
+
+
+class AmbiguousUnitError(LookupError):
+    """No unit is configured and more than one of the side advertises: `legwake pair`."""
+
+
 class BleImuSource:
     """A `Source` for one LegIMU unit (the left or right thigh), reconnecting forever.
 
@@ -56,7 +74,8 @@ class BleImuSource:
         placement: 1 / "left" or 2 / "right"; the source is named "imu_left" / "imu_right".
         address: connect to this unit only (as bleak reports addresses).
         unit_name: else, to the unit advertising this full name (LegIMU-L-12AB);
-            else to the first unit advertising the placement's name prefix.
+            else to the one unit advertising the placement's name prefix (more than one
+            is refused: `legwake pair` finds the person's own).
         rate_hz: if given (25, 50 or 100), written to the unit on every connection;
             else the unit's own rate is kept. Either way it is read back into `describe()`.
         mtu: ATT MTU requested where the backend takes an `mtu` keyword (the simulated
@@ -115,6 +134,9 @@ class BleImuSource:
         self._unit: dict[str, Any] = {"address": address, "name": unit_name, "rate_hz": rate_hz,
                                       "mtu": None}
         self._queue: asyncio.Queue[Any] | None = None
+        self._client: BleakClient | None = None
+        self._haptic: BleakGATTCharacteristic | None = None
+        self._haptic_said: set[str] = set()  # why buzzes failed, each logged once
 
     def describe(self) -> dict[str, Any]:
         """Transport, placement, and what is known of the unit (address, name, rate_hz, mtu)."""
@@ -171,12 +193,15 @@ class BleImuSource:
             log.info("%s: connected to %s (%s), MTU %d", self.name, device.name,
                      device.address, client.mtu_size)
             self._unit.update(address=device.address, name=device.name, mtu=client.mtu_size)
+            self._find_haptic(client)
             await self._configure(client)
             await self._watch_battery(client)
             await client.start_notify(IMU_DATA_UUID, self._on_notification)
+            self._client = client
             await lost.wait()
             self.health.last_error = f"link to {device.name} ({device.address}) lost"
         finally:
+            self._client = None
             self.health.disconnects += 1
             try:  # also when cancelled: the unit must not stay connected
                 await asyncio.wait_for(client.disconnect(), 5.0)
@@ -184,19 +209,36 @@ class BleImuSource:
                 log.debug("%s: disconnect: %s", self.name, error)
 
     async def _find_unit(self) -> BLEDevice:
-        found: asyncio.Future[BLEDevice] = asyncio.get_running_loop().create_future()
+        """The configured unit; with none configured, the one unit of this side advertising.
+
+        With only the name prefix to go by, a neighbour's unit fits as well as the person's
+        own: the scan goes on for UNIT_SETTLE_S after the first one is heard (within
+        scan_timeout_s), and if another unit of this side was heard meanwhile, it refuses
+        (AmbiguousUnitError) rather than read, and buzz, someone else's leg.
+        """
+        loop = asyncio.get_running_loop()
+        found: asyncio.Future[BLEDevice] = loop.create_future()
+        heard: dict[str, str | None] = {}  # address -> name, of every unit that fits
 
         def on_advertisement(device: BLEDevice, advertisement: AdvertisementData) -> None:
-            if not found.done() and self._is_our_unit(device, advertisement):
-                found.set_result(device)
+            if self._is_our_unit(device, advertisement):
+                heard.setdefault(device.address.upper(), advertisement.local_name or device.name)
+                if not found.done():
+                    found.set_result(device)
 
+        deadline = loop.time() + self.scan_timeout_s
         async with BleakScanner(on_advertisement, service_uuids=[IMU_SERVICE_UUID],
                                 backend=self.scanner_backend, **self.backend_kwargs):
             try:
-                return await asyncio.wait_for(found, self.scan_timeout_s)
+                device = await asyncio.wait_for(found, self.scan_timeout_s)
             except TimeoutError:
                 raise TimeoutError(f"no {self._wanted()} advertising within "
                                    f"{self.scan_timeout_s:g} s") from None
+            if self.address is None and self.unit_name is None:
+                await asyncio.sleep(max(0.0, min(UNIT_SETTLE_S, deadline - loop.time())))
+        if len(heard) > 1:
+            raise AmbiguousUnitError(self._ambiguity(heard))
+        return device
 
     def _is_our_unit(self, device: BLEDevice, advertisement: AdvertisementData) -> bool:
         name = advertisement.local_name or device.name
@@ -209,6 +251,13 @@ class BleImuSource:
     def _wanted(self) -> str:
         return (f"LegIMU at {self.address}" if self.address else self.unit_name
                 or f"{NAME_PREFIXES[self.placement]}* unit")
+
+    def _ambiguity(self, heard: Mapping[str, str | None]) -> str:
+        side = PLACEMENTS[self.placement]
+        units = ", ".join(f"{name or '?'} ({address})" for address, name in sorted(
+            heard.items(), key=lambda unit: (unit[1] or "", unit[0])))
+        return (f"{len(heard)} {side} thigh units advertise: {units}; [imu] {side} = \"\" "
+                f"cannot tell which is this person's: run `legwake pair`")
 
     async def _configure(self, client: BleakClient) -> None:
         """Check the unit's placement; set the configured rate; read back the rate in use."""
@@ -234,6 +283,50 @@ class BleImuSource:
             await client.start_notify(BATTERY_LEVEL_UUID, on_level)
         except Exception as error:  # noqa: BLE001 - the battery level is optional
             log.info("%s: no battery level (%s)", self.name, error)
+
+    # --- haptic (v1.1) ---------------------------------------------------------------------
+
+    @property
+    def can_buzz(self) -> bool | None:
+        """Whether the unit connected now has the haptic characteristic; None when no unit
+        is connected."""
+        return None if self._client is None else self._haptic is not None
+
+    def _find_haptic(self, client: BleakClient) -> None:
+        self._haptic = client.services.get_characteristic(IMU_HAPTIC_UUID)
+        self._unit["haptic"] = self._haptic is not None
+        if self._haptic is None:
+            self._say_once("absent", "%s: %s has no haptic characteristic (a v1 unit): it"
+                           " will not buzz", self.name, client.address)
+
+    async def buzz(self, pattern: int, intensity: int) -> bool:
+        """Start `pattern` (spec/hardware.md section 2, v1.1) at `intensity` percent; True
+        when the unit took the write. Never raises and never waits long: a unit without the
+        characteristic, one not connected, or a failed write is logged once (until a buzz
+        succeeds again) and returns False."""
+        client, characteristic = self._client, self._haptic
+        if client is None:
+            return self._say_once("unlinked", "%s: not connected, so it cannot buzz",
+                                  self.name)
+        if characteristic is None:
+            return False  # said at discovery
+        try:
+            await asyncio.wait_for(
+                client.write_gatt_char(characteristic, bytes([pattern, intensity]),
+                                       response=False), HAPTIC_WRITE_TIMEOUT_S)
+        except Exception as error:  # noqa: BLE001 - a buzz that fails is no failure of ours
+            return self._say_once("failed", "%s: a haptic write failed (%s: %s); nudges go"
+                                  " on without the buzz", self.name, type(error).__name__,
+                                  error)
+        self._haptic_said.discard("unlinked")
+        self._haptic_said.discard("failed")
+        return True
+
+    def _say_once(self, reason: str, message: str, *args: Any) -> bool:
+        if reason not in self._haptic_said:
+            self._haptic_said.add(reason)
+            log.warning(message, *args)
+        return False
 
     def _on_notification(self, _characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
         # Runs in bleak's callback: stamp and enqueue, nothing else.
