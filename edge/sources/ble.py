@@ -135,6 +135,8 @@ class BleImuSource:
                                       "mtu": None}
         self._queue: asyncio.Queue[Any] | None = None
         self._client: BleakClient | None = None
+        # With no unit configured, the one connected first: reconnections go to it alone.
+        self._first_unit: str | None = None
         self._haptic: BleakGATTCharacteristic | None = None
         self._haptic_said: set[str] = set()  # why buzzes failed, each logged once
 
@@ -193,6 +195,7 @@ class BleImuSource:
             log.info("%s: connected to %s (%s), MTU %d", self.name, device.name,
                      device.address, client.mtu_size)
             self._unit.update(address=device.address, name=device.name, mtu=client.mtu_size)
+            self._first_unit = self._first_unit or device.address
             self._find_haptic(client)
             await self._configure(client)
             await self._watch_battery(client)
@@ -214,7 +217,8 @@ class BleImuSource:
         With only the name prefix to go by, a neighbour's unit fits as well as the person's
         own: the scan goes on for UNIT_SETTLE_S after the first one is heard (within
         scan_timeout_s), and if another unit of this side was heard meanwhile, it refuses
-        (AmbiguousUnitError) rather than read, and buzz, someone else's leg.
+        (AmbiguousUnitError) rather than read, and buzz, someone else's leg. Once a unit was
+        connected, reconnections look for that unit alone, without the wait.
         """
         loop = asyncio.get_running_loop()
         found: asyncio.Future[BLEDevice] = loop.create_future()
@@ -234,7 +238,7 @@ class BleImuSource:
             except TimeoutError:
                 raise TimeoutError(f"no {self._wanted()} advertising within "
                                    f"{self.scan_timeout_s:g} s") from None
-            if self.address is None and self.unit_name is None:
+            if self.address is None and self.unit_name is None and self._first_unit is None:
                 await asyncio.sleep(max(0.0, min(UNIT_SETTLE_S, deadline - loop.time())))
         if len(heard) > 1:
             raise AmbiguousUnitError(self._ambiguity(heard))
@@ -242,8 +246,8 @@ class BleImuSource:
 
     def _is_our_unit(self, device: BLEDevice, advertisement: AdvertisementData) -> bool:
         name = advertisement.local_name or device.name
-        if self.address is not None:
-            return device.address.upper() == self.address.upper()
+        if (address := self.address or self._first_unit) is not None:
+            return device.address.upper() == address.upper()
         if self.unit_name is not None:
             return name == self.unit_name
         return name is not None and name.startswith(NAME_PREFIXES[self.placement])
