@@ -5,8 +5,11 @@ Owns the routes and what each answers:
 - `/`                    the live view; `/api/stream` feeds it as server-sent events (a
                          `snapshot`, then an `update` per changed desk or alert, and the
                          broker connection); `/api/snapshot` is the same picture as JSON.
-- `/api/ack`, `/api/snooze`  POST JSON from the page's buttons: publish the desk's
-                         `cmd/ack` or `cmd/snooze` and answer once the broker took it.
+- `/api/ack`, `/api/snooze`, `/api/pause`  POST JSON from the page's buttons and its
+                         notifications: publish the desk's `cmd/ack`, `cmd/snooze` or
+                         `cmd/pause` and answer once the broker took it.
+- `/sw.js`               the service worker: notifications with Acknowledge and Snooze.
+- `/manifest.webmanifest`  the web app manifest, so the page installs on a phone.
 - `/history`             the report's charts and tables for a desk and local days;
                          `/history/csv/<table>.csv` and `/history/csv.zip` the downloads.
 - `/login`, `/logout`    signing in with the token, when one is configured.
@@ -20,8 +23,10 @@ Owns the routes and what each answers:
 Every request first has its Host header checked (port aside): the loopback names, [dashboard]
 host when it is one address or name, and [dashboard] allowed_hosts pass; any other gets
 400, so a web page cannot read the desks or snooze alerts through DNS rebinding. Then the
-token gate (dashboard/auth.py). Browsers get updates through bounded per-client queues: a
-client that falls behind gets a fresh snapshot instead of the backlog.
+token gate (dashboard/auth.py); the static files, the service worker's script and the
+manifest pass it (they hold nothing of the desks, and browsers fetch a manifest without
+cookies). Browsers get updates through bounded per-client queues: a client that falls
+behind gets a fresh snapshot instead of the backlog.
 
 The MQTT pump (arrivals -> fleet -> browsers) and the stale tick run supervised: a message
 that makes the pump fail is counted and logged (once a minute per topic) and the next
@@ -55,7 +60,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -81,6 +92,19 @@ HERE = Path(__file__).resolve().parent
 CLIENT_QUEUE = 500
 TICK_S = 1.0
 SEED_HOURS = 24
+COMMAND_KEYS = ("id", "minutes", "paused")  # what a POST's body may give a command
+THEME_COLOUR = "#1864ab"  # the accent of dashboard.css
+MANIFEST = {
+    "name": "legwake dashboard", "short_name": "legwake",
+    "description": "Every desk's posture and nerve load, and the alerts before a leg falls "
+                   "asleep.",
+    "id": "/", "start_url": "/", "scope": "/", "display": "standalone",
+    "theme_color": THEME_COLOUR, "background_color": "#f1f3f5",
+    "icons": [{"src": "/static/icon.svg", "sizes": "any", "type": "image/svg+xml"},
+              {"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png"},
+              {"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png"}],
+}
+UNGATED = ("/login", "/healthz", "/sw.js", "/manifest.webmanifest")
 PING_S = 15
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # as Host headers name them
 RESTART_PAUSE_S = (1.0, 30.0)  # a stopped task waits the first, doubling up to the second
@@ -174,9 +198,12 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
     mqtt_bridge = bridge or MqttBridge(config.mqtt, settings)
     mqtt_bridge.on_connection = hub.set_broker
 
-    page = {"lead_time_s": config.policy.lead_time_s,
-            "snooze_minutes": tuple(m for m in (15, 30, 60) if m <= commands.snooze_minutes[1]),
-            "signed_in": gate.required}
+    snooze_minutes = tuple(m for m in (15, 30, 60) if m <= commands.snooze_minutes[1])
+    page = {"lead_time_s": config.policy.lead_time_s, "snooze_minutes": snooze_minutes,
+            # A notification's Snooze: the page's shortest, or the longest allowed.
+            "notification_snooze_min": (snooze_minutes or commands.snooze_minutes[1:])[0],
+            "pause_minutes": tuple(m for m in (30, 60) if m <= commands.pause_minutes[1]),
+            "theme_colour": THEME_COLOUR, "signed_in": gate.required}
 
     failed = Refusals(log, "message (the dashboard failed on it)")
 
@@ -260,7 +287,7 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
                                          and fleet.has_alert(desk, alert_id)):
             return _problem(404, f"no alert {str(alert_id)[:80]!r} at {desk.text}")
         topic = f"{config.mqtt.topic_prefix}/{desk.site}/{desk.desk}/cmd/{kind}"
-        message = {key: body[key] for key in ("id", "minutes") if key in body}
+        message = {key: body[key] for key in COMMAND_KEYS if key in body}
         try:  # what is sent is what the agent will take: schemas/cmd-<kind>.json
             message = commands.check(kind, message)
         except InvalidCommand as error:
@@ -271,6 +298,15 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
             return _problem(503, str(error))
         log.info("dashboard sent %s", kind, extra={"desk": desk.text, "alert": alert_id})
         return JSONResponse({"sent": kind, "desk": desk.text, "topic": topic, **message})
+
+    async def service_worker(request: Request) -> Response:
+        # Served from the root, so its scope is the whole dashboard (the live page at /).
+        return FileResponse(HERE / "static" / "sw.js", media_type="text/javascript",
+                            headers={"Service-Worker-Allowed": "/",
+                                     "Cache-Control": "no-cache"})
+
+    async def manifest(request: Request) -> Response:
+        return JSONResponse(MANIFEST, media_type="application/manifest+json")
 
     async def history_page(request: Request) -> Response:
         context: dict[str, Any] = {**page, "view": "history", "desks": [], "problem": None,
@@ -374,7 +410,7 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
         async def dispatch(self, request: Request, call_next: RequestResponseEndpoint
                            ) -> Response:
             path = request.url.path
-            if path in ("/login", "/healthz") or path.startswith("/static/"):
+            if path in UNGATED or path.startswith("/static/"):
                 return await call_next(request)
             if not gate.allows(request.headers.get("authorization"),
                                request.cookies.get(COOKIE)):
@@ -397,6 +433,8 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/healthz", health),
+        Route("/sw.js", service_worker),
+        Route("/manifest.webmanifest", manifest),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(

@@ -1,13 +1,15 @@
-"""The dashboard's MQTT connection: the agents' topics in, acknowledgements and snoozes out.
+"""The dashboard's MQTT connection: the agents' topics in; acknowledgements, snoozes and
+pauses out.
 
 Owns one paho-mqtt client (paho's types stop here). It subscribes to every desk's
-`status`, `state`, `alert`, `event` and `cmd/` topics under `<topic_prefix>/<site>/+/`
-with a clean session: the retained status and state rebuild the picture on every
-connect. paho's network thread only puts `(topic, payload, arrival)` into a bounded
-asyncio queue on the app's loop (the oldest is dropped, counted and logged, when the app
-falls behind); the app takes them from there. A payload over MAX_MESSAGE_BYTES is refused
-before it is copied, so the queue holds at most QUEUE_SIZE payloads of that size. Commands
-are published at QoS 1 and count as sent once the broker has acknowledged them.
+`status`, `state`, `alert`, `event`, `pause` and `cmd/` topics under
+`<topic_prefix>/<site>/+/` with a clean session: the retained status, state and pause
+rebuild the picture on every connect. paho's network thread only puts
+`(topic, payload, arrival)` into a bounded asyncio queue on the app's loop (the oldest is
+dropped, counted and logged, when the app falls behind); the app takes them from there. A
+payload over MAX_MESSAGE_BYTES is refused before it is copied, so the queue holds at most
+QUEUE_SIZE payloads of that size. Commands are published at QoS 1 and count as sent once
+the broker has acknowledged them.
 
 Must not touch: what the messages mean (dashboard/fleet.py) or HTTP (dashboard/app.py).
 """
@@ -36,7 +38,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
 PUBLISH_TIMEOUT_S = 5.0
-SUBSCRIBED = (("status", 1), ("state", 0), ("alert", 1), ("event", 1), ("cmd/+", 1))
+SUBSCRIBED = (("status", 1), ("state", 0), ("alert", 1), ("event", 1), ("pause", 1),
+              ("cmd/+", 1))
 
 
 class NotSent(RuntimeError):

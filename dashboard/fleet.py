@@ -1,12 +1,15 @@
 """What the dashboard knows of every desk: the agents' MQTT messages folded into views.
 
 Owns the live picture: per desk its status (online, offline, stale), newest state and
-when it came; the alert feed (newest first, each with what became of it: acknowledged,
-snoozed, the outcome the agent reported). `Fleet.message` takes one MQTT message and
-returns the views that changed, ready to send to browsers as JSON. Acknowledgements and
-snoozes are taken from the `cmd/` topics themselves, so an alert shows as acknowledged
-once the broker has delivered the command, whoever sent it (this dashboard, another one,
-a phone).
+when it came, and whether its nudges are paused (the agent's retained `pause`); the alert
+feed (newest first, each with what became of it: acknowledged, snoozed, the outcome the
+agent reported). `Fleet.message` takes one MQTT message and returns the views that
+changed, ready to send to browsers as JSON. Acknowledgements and snoozes are taken from
+the `cmd/` topics themselves, so an alert shows as acknowledged once the broker has
+delivered the command, whoever sent it (this dashboard, another one, a phone); a `cmd/ack`
+without an id (`{}`) is for the desk's newest alert still open. A pause shows from the
+agent's own `pause` topic, not from `cmd/pause` (only checked): the agent says whether it
+took it.
 
 It follows at most `max_desks` desks: a new desk beyond them evicts the desk silent the
 longest (`_desks` is kept in the order desks were last heard from), with its alerts, and
@@ -33,7 +36,8 @@ from edge.refusals import Refusals, reason_of
 log = logging.getLogger(__name__)
 
 _SEGMENT = re.compile(SEGMENT)
-TOPIC_KINDS = ("status", "state", "alert", "event", "cmd/ack", "cmd/snooze")
+TOPIC_KINDS = ("status", "state", "alert", "event", "pause", "cmd/ack", "cmd/snooze",
+               "cmd/pause")
 EVICTIONS_LOGGED_EVERY_S = 60.0
 
 
@@ -54,10 +58,12 @@ class _Desk:
     state: dict[str, Any] | None = None
     state_at: float | None = None  # monotonic arrival of the newest state
     stale: bool = False
+    pause: dict[str, Any] | None = None  # the agent's retained pause: paused, until (or None)
 
     def view(self) -> dict[str, Any]:
         return {"key": self.key.text, "site": self.key.site, "desk": self.key.desk,
-                "status": self.status, "stale": self.stale, "state": self.state}
+                "status": self.status, "stale": self.stale, "state": self.state,
+                "pause": self.pause}
 
 
 @dataclass(slots=True)
@@ -99,8 +105,9 @@ class Fleet:
     stale_after_s: float = 30.0
     max_desks: int = 500
     evicted: int = 0  # desks dropped for newer ones beyond max_desks (logged by tick)
-    commands: Commands = field(default_factory=Commands)  # how cmd/ack and cmd/snooze read
+    commands: Commands = field(default_factory=Commands)  # how the cmd/ topics read
     _alert_schema: PayloadSchema = field(default_factory=lambda: PayloadSchema("alert"))
+    _pause_schema: PayloadSchema = field(default_factory=lambda: PayloadSchema("pause"))
     _refused: Refusals = field(default_factory=lambda: Refusals(log, "message"))
     # Least recently heard from first: the next to evict.
     _desks: OrderedDict[DeskKey, _Desk] = field(default_factory=OrderedDict)
@@ -125,7 +132,8 @@ class Fleet:
                 return self._status(key, payload.decode("utf-8").strip())
             body = json_object(payload, ValueError, constants=False)  # NaN is no JSON
             handle = {"state": self._state, "alert": self._alert, "event": self._event,
-                      "cmd/ack": self._cmd_ack, "cmd/snooze": self._cmd_snooze}[kind]
+                      "pause": self._pause, "cmd/ack": self._cmd_ack,
+                      "cmd/snooze": self._cmd_snooze, "cmd/pause": self._cmd_pause}[kind]
             return handle(key, body, now)
         except Exception as error:  # noqa: BLE001 - one bad message never stops the feed
             self._refused.refuse(topic, reason_of(error))
@@ -250,9 +258,20 @@ class Fleet:
         alert.acknowledged = alert.acknowledged or bool(body.get("acknowledged"))
         return [{"alert": alert.view()}]
 
+    def _pause(self, key: DeskKey, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        self._pause_schema.check(body)  # schemas/pause.json, as the agent publishes it
+        desk, removed = self._desk(key)
+        desk.pause = {"paused": body["paused"], "until": body["until"] if body["paused"]
+                      else None}
+        return [*removed, {"desk": desk.view()}]
+
     def _cmd_ack(self, key: DeskKey, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
         body = self.commands.check("ack", body)
-        alert = self._alerts.get((key, body["id"]))
+        if "id" in body:
+            alert = self._alerts.get((key, body["id"]))
+        else:  # {}: the desk's newest alert still open
+            alert = next((a for (desk, _), a in reversed(self._alerts.items()) if desk == key
+                          and not a.acknowledged and a.outcome is None), None)
         if alert is None or alert.acknowledged:
             return []
         alert.acknowledged = True
@@ -268,6 +287,11 @@ class Fleet:
         for alert in targets:
             alert.snoozed_min = minutes
         return [{"alert": a.view()} for a in targets]
+
+    def _cmd_pause(self, key: DeskKey, body: dict[str, Any], now: float
+                   ) -> list[dict[str, Any]]:
+        self.commands.check("pause", body)  # shown once the agent publishes its pause
+        return []
 
     def _add_alert(self, key: DeskKey, body: dict[str, Any]) -> _Alert | None:
         """A new alert into the feed (a repeat of one already there changes nothing)."""

@@ -115,7 +115,7 @@ class Agent:
         """An acknowledgement, snooze, pause or resume from the person, taking effect now (the
         data's now). An acknowledgement without an id is for the newest alert."""
         if kind == "ack" and alert_id is None:
-            alert_id = self.policy.newest_alert_id
+            alert_id = self.policy.newest_open_alert_id
             if alert_id is None:
                 return
         self.policy.command(Command(kind, self._last_t, alert_id=alert_id, minutes=minutes))

@@ -677,7 +677,7 @@ def demo(config_path: str | None, scenario: str, speed: float, port: int | None,
     # Only a file asked for by name brings its broker: the sample ./config.toml writes
     # out [mqtt] host at its default, and the demo leaves nothing on a broker not its own.
     named = config_path or os.environ.get(ENV_VAR)
-    from edge.nudge.push import redacted_url, usable_url
+    from edge.nudge.urls import redacted_url, usable_url
 
     for url in push_urls:
         if not usable_url(url):

@@ -306,7 +306,7 @@ class PushUrls:
     def parse(self, value: object) -> tuple[str, ...]:
         if not isinstance(value, list | tuple):
             raise _Invalid(self.expected)
-        from edge.nudge.push import redacted_url, usable_url
+        from edge.nudge.urls import redacted_url, usable_url
 
         for item in value:
             if not isinstance(item, str) or not usable_url(item):
@@ -663,7 +663,7 @@ class NotifyConfig(_Validated):
 
 
 def redact_push_url(url: str) -> str:
-    from edge.nudge.push import redacted_url
+    from edge.nudge.urls import redacted_url
 
     return redacted_url(url)
 

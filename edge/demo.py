@@ -45,7 +45,7 @@ from pathlib import Path
 from edge import processes
 from edge.broker import LocalBroker
 from edge.config import Config, config_to_toml
-from edge.nudge.push import redacted_url
+from edge.nudge.urls import redacted_url
 from firmware_sim.scenario import Scenario, get_scenario
 
 DEFAULT_SCENARIO = "demo"

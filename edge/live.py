@@ -14,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from edge.agent import Agent, Sink, session_prefix
@@ -32,6 +35,7 @@ from edge.sources.base import Clock, Received, Source
 from edge.sources.ble import BleImuSource
 from edge.sources.configured import configured_sources
 from edge.store import Store
+from edge.timefmt import iso_utc
 from edge.wire import PLACEMENTS
 
 log = logging.getLogger(__name__)
@@ -81,14 +85,15 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
                               dashboard=config.dashboard)
     publisher.start()
     pushes = PushSink(config.notify)
-    pushes.start()
     haptics = _haptics(config, sources)
     queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=QUEUE_SIZE)
     pumps = [asyncio.create_task(_pump(source, queue), name=f"pump {source.name}")
              for source in sources]
-    logbook = _open_log(config, prefix, started)
+    logbook: StoreSink | None = None
     agent: Agent | None = None
     try:
+        pushes.start()
+        logbook = _open_log(config, prefix, started)
         # MQTT first: every other channel comes after an alert is in the outbox.
         sinks: list[Sink] = [MqttSink(publisher), pushes, haptics, *extra_sinks]
         if logbook is not None:
@@ -101,7 +106,8 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
                                          "log": config.log.path or None})
         if on_ready is not None:
             on_ready(agent)
-        paused = _PauseState(publisher)
+        paused = _PauseState(publisher, f"{config.mqtt.outbox_path}.pause")
+        paused.restore(agent)
         paused.publish(agent)
         while not stop.is_set():
             # Process as soon as anything arrives: an alert leaves with the frame that
@@ -146,11 +152,30 @@ def _apply(agent: Agent, command: Command) -> None:
 
 
 class _PauseState:
-    """The pause as last published (retained on `pause`), published again when it changes."""
+    """The pause as last published (retained on `pause`), published again when it changes,
+    and kept in a file beside the outbox, so a pause outlives a restart of the agent."""
 
-    def __init__(self, publisher: MqttPublisher) -> None:
+    def __init__(self, publisher: MqttPublisher, path: str) -> None:
         self.publisher = publisher
+        self.path = Path(path)
         self.shown: Any = ()  # nothing published yet
+
+    def restore(self, agent: Agent) -> None:
+        """The pause the agent had when it stopped, if it still holds."""
+        try:
+            kept = json.loads(self.path.read_text(encoding="utf-8"))
+            until = None if kept["until"] is None else datetime.fromisoformat(kept["until"])
+            paused = kept["paused"] is True
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            log.warning("%s: not a pause (%s); nudges are not paused", self.path, error)
+            return
+        now = datetime.now(UTC)
+        if paused and until is None:
+            agent.command("pause")
+        elif paused and until.tzinfo is not None and until > now:
+            agent.command("pause", minutes=(until - now).total_seconds() / 60)
 
     def publish(self, agent: Agent) -> None:
         until = agent.paused_until_utc
@@ -159,8 +184,18 @@ class _PauseState:
         self.shown = until
         forever = until is not None and until.year == datetime.max.year
         self.publisher.publish_pause(until is not None, None if forever else until)
+        self._keep(until is not None, None if forever or until is None else iso_utc(until))
         log.info("nudges %s", "resumed" if until is None else "paused until resumed"
                  if forever else f"paused until {until:%H:%M} UTC")
+
+    def _keep(self, paused: bool, until: str | None) -> None:
+        partial = self.path.with_name(self.path.name + ".partial")
+        try:
+            partial.write_text(json.dumps({"paused": paused, "until": until}),
+                               encoding="utf-8")
+            os.replace(partial, self.path)
+        except OSError as error:  # the pause still holds; only a restart forgets it
+            log.warning("%s: cannot keep the pause (%s)", self.path, error)
 
 
 def _haptics(config: Config, sources: Sequence[Source]) -> HapticSink:

@@ -14,6 +14,18 @@ from datetime import UTC, datetime
 
 from edge.timefmt import iso_utc
 
+QUIET_LOGGERS = ("apprise", "urllib3")
+"""Libraries that log request URLs (tokens in their paths) below WARNING: kept at WARNING."""
+
+
+def quiet_secret_loggers() -> None:
+    """Keep the libraries that log push services' request URLs at WARNING at least, whatever
+    the log level: a Telegram or Discord token is in the path of the URL posted to."""
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -39,3 +51,4 @@ def configure(log_format: str = "text", level: str = "info") -> None:
     root.setLevel(level.upper())
     for noisy in ("bumble", "bleak"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    quiet_secret_loggers()

@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import re
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,9 +330,14 @@ def write_imu_units(path: str | os.PathLike[str], units: Mapping[str, str]) -> C
 def _replace(target: Path, text: str) -> None:
     """Write `text` to `target` through a temporary file beside it, then rename: a crash
     leaves the old file or the new one, never half of one. Mode and owner are kept."""
-    partial = target.with_name(f".{target.name}.pairing")
-    partial.write_text(text, encoding="utf-8", newline="")
+    # Created private (it may hold the MQTT password and push URLs), then given the mode of
+    # the file it replaces.
+    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".pairing",
+                                        dir=target.parent)
+    partial = Path(name)
     try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
         if target.exists():
             status = target.stat()
             os.chmod(partial, status.st_mode & 0o7777)

@@ -55,7 +55,7 @@ class Command:
     minutes: float | None = None  # a pause without minutes lasts until resumed
 
 COMMAND_KINDS = ("ack", "snooze", "pause", "resume")
-NUMB_NOW_S = 1.0
+NUMB_NOW_S = 0.5
 """A time to numbness this short means the leg is numb already (the model's 0)."""
 
 
@@ -94,6 +94,7 @@ class _Episode:
     alerted_id: str | None = None
     alerted_t: float = -math.inf
     reminders: int = 0  # alerts after the first
+    told_numb: bool = False  # an alert said the leg is numb already
     escalated: bool = False
     acknowledged: bool = False
     clear_since: float | None = None
@@ -114,10 +115,11 @@ class Policy:
     _break: tuple[float, float | None] | None = None
     _next_break_reminder: float | None = None
     _break_alert_id: str | None = None
+    _break_alert_t: float = -math.inf
+    _break_acknowledged: bool = False
     _quiet: tuple[float | None, float | None] = field(default=(None, None))
     _last_t: float | None = None
     _last_seen: float | None = None  # the newest second stepped, trusted or not
-    _newest_alert_id: str | None = None
 
     def __post_init__(self) -> None:
         self._quiet = (_minute_of_day(self.settings.quiet_start),
@@ -142,9 +144,17 @@ class Policy:
         return self._break
 
     @property
-    def newest_alert_id(self) -> str | None:
-        """The id of the newest alert raised (what an acknowledgement without an id is for)."""
-        return self._newest_alert_id
+    def newest_open_alert_id(self) -> str | None:
+        """The newest alert not yet answered (what an acknowledgement without an id is for):
+        the numbness episode's latest alert, or the latest break reminder, whichever came
+        last and is still open; None when neither is."""
+        open_alerts = []
+        episode = self._episode
+        if episode is not None and episode.alerted_id is not None and not episode.acknowledged:
+            open_alerts.append((episode.alerted_t, episode.alerted_id))
+        if self._break_alert_id is not None and not self._break_acknowledged:
+            open_alerts.append((self._break_alert_t, self._break_alert_id))
+        return max(open_alerts)[1] if open_alerts else None
 
     @property
     def paused_until(self) -> float | None:
@@ -165,11 +175,14 @@ class Policy:
             self._paused_until = -math.inf
         elif command.kind == "ack":
             if command.alert_id is None:
-                command = Command("ack", command.t_s, alert_id=self._newest_alert_id)
+                command = Command("ack", command.t_s, alert_id=self.newest_open_alert_id)
+                if command.alert_id is None:
+                    return
             episode = self._episode
             if episode is not None and command.alert_id in (None, episode.alerted_id):
                 episode.acknowledged = True
             if command.alert_id is not None and command.alert_id == self._break_alert_id:
+                self._break_acknowledged = True
                 self._next_break_reminder = command.t_s + self.settings.break_after_min * 60
         elif command.kind == "snooze":
             minutes = min(command.minutes or 0.0, self.settings.snooze_max_min)
@@ -224,7 +237,6 @@ class Policy:
                  "message": message, "reminder": reminder}
         if seconds is not None:
             alert["numb"] = seconds <= NUMB_NOW_S
-        self._newest_alert_id = alert["id"]
         return alert
 
     def _numbness(self, second: Second, out: list[dict[str, Any]]) -> None:
@@ -257,12 +269,15 @@ class Policy:
         first = episode.alerted_id is None
         if first and second.t_s < self._cooldown_until:
             return
-        if not first and episode.reminders >= settings.max_reminders:
+        # A leg numb already is told once what is safe, even past the reminders.
+        numb = not episode.told_numb and soonest <= NUMB_NOW_S
+        if not first and not numb and episode.reminders >= settings.max_reminders:
             return  # said often enough: quiet for the rest of this episode
         worse = not episode.escalated and soonest <= settings.worse_s
         ignored = (not episode.acknowledged
                    and second.t_s - episode.alerted_t >= settings.repeat_after_s)
-        if first or worse or ignored:
+        if first or worse or ignored or numb:
+            episode.told_numb = episode.told_numb or soonest <= NUMB_NOW_S
             site = SITES[worst]
             if not first:
                 episode.reminders += 1
@@ -299,6 +314,7 @@ class Policy:
         due = self._next_break_reminder
         if due is not None and t >= due and self._may_alert(second):
             alert = self._alert(second, "break", None, None, BREAK_MESSAGE)
-            self._break_alert_id = alert["id"]
+            self._break_alert_id, self._break_alert_t = alert["id"], t
+            self._break_acknowledged = False
             self._next_break_reminder = t + settings.break_repeat_min * 60
             out.append(alert)

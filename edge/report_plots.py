@@ -7,6 +7,7 @@ log. Imported only when a report is rendered, so the command line starts fast.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -274,11 +275,14 @@ class _LoggedTime:
         # A second in from each end: a tick on the very edge of the axis is cut.
         begin = datetime.fromtimestamp(start_s + 1)
         last = datetime.fromtimestamp(end_s - 1)
-        locator = mdates.AutoDateLocator(minticks=min(3, budget), maxticks=budget)
+        # A window of at least 3..6 ticks, so that some interval always fits (with 2..2 the
+        # locator may find none), then every k-th of them within the budget.
+        locator = mdates.AutoDateLocator(minticks=min(3, budget), maxticks=max(budget, 6))
         low, high = mdates.date2num(begin), mdates.date2num(last)
         values = [v for v in locator.tick_values(begin, last) if low <= v <= high]
         if not values:
             return [], []
+        values = values[::math.ceil(len(values) / budget)]
         formatter = mdates.ConciseDateFormatter(locator, show_offset=False)
         texts = list(formatter.format_ticks(values))
         times = [mdates.num2date(v).replace(tzinfo=None).timestamp() for v in values]

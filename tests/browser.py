@@ -3,16 +3,21 @@
 Drives Debian's chromium through its chromedriver with selenium, offline and with
 a fresh profile each time, so nothing from one test (cache, storage) reaches the
 next and the browser makes no connection of its own. Use the `browser` fixture
-(tests/conftest.py), or `chromium(profile_dir)` directly.
+(tests/conftest.py), or `chromium(profile_dir)` directly. `evaluate_in_worker` runs
+JavaScript in a page's service worker, which WebDriver cannot reach, over the browser's
+own DevTools socket.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import json
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -77,3 +82,37 @@ def broken_images(driver: WebDriver) -> list[str]:
         "return Array.from(document.images)"
         ".filter(i => !(i.complete && i.naturalWidth > 0))"
         ".map(i => i.alt || i.src.slice(0, 60));")
+
+
+def evaluate_in_worker(profile_dir: Path, script_url: str, expression: str, *,
+                       timeout: float = 10.0) -> Any:
+    """The value of the JavaScript `expression` (awaited when a promise) in the running
+    service worker whose script is `script_url`, in the Chromium of `profile_dir`; an
+    exception thrown there is a RuntimeError here."""
+    import websocket  # selenium's own dependency
+
+    port = (profile_dir / "DevToolsActivePort").read_text().split()[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as answer:
+            targets = [t for t in json.load(answer)
+                       if t["type"] == "service_worker" and t["url"] == script_url]
+        if targets or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if not targets:
+        raise LookupError(f"no service worker {script_url} is running")
+    socket = websocket.create_connection(targets[0]["webSocketDebuggerUrl"], timeout=timeout)
+    try:
+        socket.send(json.dumps({"id": 1, "method": "Runtime.evaluate", "params": {
+            "expression": expression, "awaitPromise": True, "returnByValue": True}}))
+        while True:
+            reply = json.loads(socket.recv())
+            if reply.get("id") == 1:
+                break
+    finally:
+        socket.close()
+    result = reply.get("result", {})
+    if "exceptionDetails" in result or "error" in reply:
+        raise RuntimeError(f"in the service worker: {result.get('exceptionDetails') or reply}")
+    return result["result"].get("value")

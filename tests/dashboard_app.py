@@ -1,7 +1,8 @@
 """The dashboard's app for tests (tests/test_dashboard*.py): its configuration on a real
 Mosquitto, a TestClient that browses to it by a loopback name (the app refuses any other
-Host header, TestClient's own "testserver" too), a desk publishing to it, waiting, and an
-office's log of three workdays for the history view."""
+Host header, TestClient's own "testserver" too), `legwake dashboard` served as a process
+for a browser, a desk publishing to it, waiting, and an office's log of three workdays for
+the history view."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from starlette.testclient import TestClient
 from dashboard.app import create_app
 from dashboard.fleet import Fleet
 from edge.config import Config, DashboardConfig, LogConfig, MqttConfig
+from edge.processes import free_port
 from edge.store import Store
 from tests.mosquitto import Mosquitto, Subscriber
+from tests.running import start, stop, wait_http
 from tests.sittings import workday
 
 LOCAL = "http://127.0.0.1"  # TestClient's base_url: a Host the app answers
@@ -76,6 +79,27 @@ def live_dashboard(broker: Mosquitto, tmp_path: Path, **dashboard: Any
     with desk, client_of(config_for(broker, tmp_path, prefix, **dashboard)) as client:
         wait_until(lambda: client.get("/healthz").json()["broker_connected"], what="broker")
         yield client, desk, prefix
+
+
+@contextlib.contextmanager
+def served_dashboard(broker: Mosquitto, tmp_path: Path, prefix: str, **dashboard: Any
+                     ) -> Iterator[str]:
+    """`legwake dashboard` as a process on a free port of 127.0.0.1, on `broker` under
+    `prefix`, with these [dashboard] settings; its URL. It must stop cleanly (exit 0)."""
+    port = free_port()
+    settings = "".join(f"{key} = {json.dumps(value)}\n" for key, value in dashboard.items())
+    config = tmp_path / "config.toml"
+    config.write_text(f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
+                      f'topic_prefix = "{prefix}"\noutbox_path = "{tmp_path / "outbox.db"}"\n'
+                      f'[log]\npath = "{tmp_path / "legwake.db"}"\n[mat]\nzero_file = ""\n'
+                      f"[dashboard]\nport = {port}\n{settings}")
+    process = start(["dashboard", "--config", str(config)], tmp_path, "dashboard")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", process, tmp_path / "dashboard.log")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+    assert process.returncode == 0, (tmp_path / "dashboard.log").read_text()
 
 
 def write_office_log(path: Path) -> Path:

@@ -10,6 +10,7 @@ import dataclasses
 import io
 import json
 import logging
+import struct
 import time
 import zipfile
 from collections.abc import Iterator
@@ -82,7 +83,40 @@ def test_the_fleet_snoozes_and_keeps_the_newest_alerts():
     assert not fleet.has_alert(DeskKey("office", "desk-1"), "a0")
 
 
+def test_the_fleet_shows_a_desks_pause_as_the_agent_publishes_it():
+    fleet = Fleet("legwake")
+    [update] = feed(fleet, "pause", {"paused": True, "until": "2026-11-20T10:30:00.000Z",
+                                     "time": "2026-11-20T10:00:00.000Z"})
+    assert update["desk"]["pause"] == {"paused": True, "until": "2026-11-20T10:30:00.000Z"}
+    [update] = feed(fleet, "pause", {"paused": True, "until": None})  # until resumed
+    assert update["desk"]["pause"] == {"paused": True, "until": None}
+    [update] = feed(fleet, "pause", {"paused": False, "until": None,
+                                     "time": "2026-11-20T10:05:00Z"})
+    assert update["desk"]["pause"] == {"paused": False, "until": None}
+    # What was sent to the agent changes nothing: the agent's own pause says what it does.
+    assert feed(fleet, "cmd/pause", {"minutes": 30}) == []
+    assert fleet.snapshot()["desks"][0]["pause"] == {"paused": False, "until": None}
+    assert fleet.ignored == 0
+
+
+def test_an_ack_without_an_id_is_for_the_desks_newest_open_alert():
+    fleet = Fleet("legwake")
+    for n in range(3):
+        feed(fleet, "alert", {**ALERT, "id": f"a{n}"})
+    feed(fleet, "alert", {**ALERT, "id": "other"}, desk="office/desk-2")
+    [update] = feed(fleet, "cmd/ack", {})
+    assert (update["alert"]["id"], update["alert"]["status"]) == ("a2", "acknowledged")
+    feed(fleet, "event", {"event": "outcome", "alert_id": "a1", "moved": True})  # a1 closed
+    [update] = feed(fleet, "cmd/ack", {})
+    assert update["alert"]["id"] == "a0"
+    assert feed(fleet, "cmd/ack", {}) == []  # none open at desk-1 now
+    assert [a["status"] for a in fleet.snapshot()["alerts"] if a["id"] == "other"] == ["open"]
+
+
 @pytest.mark.parametrize(("topic", "body"), [
+    ("pause", {"paused": True}), ("pause", {"paused": "yes", "until": None}),
+    ("pause", {"paused": True, "until": None, "by": "me"}), ("cmd/pause", {}),
+    ("cmd/pause", {"paused": False, "minutes": 5}), ("cmd/ack", {"id": ""}),
     ("status", "maybe"), ("state", "[1, 2]"), ("state", {"posture": "upright"}),
     ("alert", {"id": "", "kind": "numbness"}), ("alert", {"id": "a", "kind": "nap"}),
     ("cmd/snooze", {"minutes": "ten"}), ("state", "not json"),
@@ -138,10 +172,46 @@ def test_the_app_shows_what_the_desk_publishes_and_sends_its_commands(live):
     assert json.loads(snooze.payload) == {"minutes": 30, "id": ALERT["id"]}
 
 
+def test_the_page_pauses_and_resumes_a_desks_nudges(live):
+    client, desk, prefix = live
+    base = f"{prefix}/office/desk-1"
+    desk.publish(f"{base}/pause", json.dumps({"paused": True, "until": None,
+                                              "time": "2026-11-20T10:00:00.000Z"}))
+    [view] = wait_until(lambda: client.get("/api/snapshot").json()["desks"], what="the desk")
+    assert view["pause"] == {"paused": True, "until": None}
+    for body in ({"minutes": 30}, {"paused": True}, {"paused": True, "minutes": 60},
+                 {"paused": False}, {"minutes": 45.0}):
+        answer = client.post("/api/pause", json={"desk": "office/desk-1", **body})
+        assert answer.status_code == 200, answer.text
+    sent = [json.loads(m.payload) for m in desk.wait_count(f"{base}/cmd/pause", 5)]
+    assert sent == [{"minutes": 30}, {"paused": True}, {"paused": True, "minutes": 60},
+                    {"paused": False}, {"minutes": 45}]
+
+
+def test_an_ack_without_an_id_acknowledges_the_newest_open_alert(live):
+    client, desk, prefix = live
+    base = f"{prefix}/office/desk-1"
+    older = {**ALERT, "id": "20261120T095000000000Z-a0", "time": "2026-11-20T09:50:00Z"}
+    desk.publish(f"{base}/alert", json.dumps(older))
+    desk.publish(f"{base}/alert", json.dumps(ALERT))
+    wait_until(lambda: len(client.get("/api/snapshot").json()["alerts"]) == 2, what="alerts")
+    answer = client.post("/api/ack", json={"desk": "office/desk-1"})
+    assert answer.status_code == 200, answer.text
+    [ack] = desk.wait_count(f"{base}/cmd/ack", 1)
+    assert json.loads(ack.payload) == {}
+    statuses = wait_until(lambda: (s := {a["id"]: a["status"] for a in client.get(
+        "/api/snapshot").json()["alerts"]})[ALERT["id"]] == "acknowledged" and s,
+        what="the newest acknowledged")
+    assert statuses[older["id"]] == "open"
+
+
 @pytest.mark.parametrize(("kind", "body", "status", "says"), [
     ("ack", {"desk": "office/desk-9", "id": ALERT["id"]}, 404, "no desk"),
     ("ack", {"desk": "office/desk-1", "id": "unknown"}, 404, "no alert"),
-    ("ack", {"desk": "office/desk-1"}, 400, "id"),
+    ("ack", {"desk": "office/desk-1", "id": ALERT["id"], "minutes": 5}, 400, "unknown key"),
+    ("pause", {"desk": "office/desk-1"}, 400, "empty"),
+    ("pause", {"desk": "office/desk-1", "paused": False, "minutes": 30}, 400, "minutes"),
+    ("pause", {"desk": "office/desk-1", "minutes": 1441}, 400, "1..1440"),
     ("ack", {"desk": "../#", "id": ALERT["id"]}, 404, "no desk"),
     ("snooze", {"desk": "office/desk-1", "minutes": 0}, 400, "minutes"),
     ("snooze", {"desk": "office/desk-1", "minutes": 121}, 400, "minutes"),
@@ -238,6 +308,37 @@ def test_with_a_token_every_page_and_call_needs_it_and_no_page_or_log_shows_it(
     for text in [*seen, caplog.text]:
         assert TOKEN not in text
         assert password not in text
+
+
+def test_the_service_worker_manifest_and_icons_are_served_without_signing_in(broker, tmp_path):
+    config = config_for(broker, tmp_path, "installs", token=TOKEN)
+    with client_of(config) as client:
+        worker = client.get("/sw.js")
+        assert worker.status_code == 200
+        assert worker.headers["content-type"].startswith("text/javascript")
+        assert worker.headers["service-worker-allowed"] == "/"
+        assert "notificationclick" in worker.text and "credentials" in worker.text
+        manifest = client.get("/manifest.webmanifest")
+        assert manifest.headers["content-type"].startswith("application/manifest+json")
+        body = manifest.json()
+        assert (body["short_name"], body["display"], body["start_url"]) == \
+            ("legwake", "standalone", "/")
+        sizes = {}
+        for icon in body["icons"]:
+            image = client.get(icon["src"])
+            assert image.status_code == 200 and image.headers["content-type"] == icon["type"]
+            if icon["type"] == "image/png":  # its IHDR: width and height, big-endian
+                assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
+                width, height = struct.unpack(">II", image.content[16:24])
+                sizes[icon["sizes"]] = f"{width}x{height}"
+        assert sizes == {"192x192": "192x192", "512x512": "512x512"}
+        # The page itself still asks to sign in; once signed in it links all of it.
+        assert client.get("/", follow_redirects=False).status_code == 303
+        client.post("/login", data={"token": TOKEN})
+        page = client.get("/").text
+        assert '<link rel="manifest" href="/manifest.webmanifest">' in page
+        assert f'<meta name="theme-color" content="{body["theme_color"]}"' in page
+        assert 'id="notify"' in page and 'aria-live="polite"' in page
 
 
 # --- the history view (of office_log, tests/conftest.py) ----------------------------------

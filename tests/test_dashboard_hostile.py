@@ -46,6 +46,8 @@ def test_another_sites_name_in_the_host_header_is_refused_on_every_path(broker, 
                              ("POST", "/api/snooze"), ("GET", "/history"),
                              ("GET", "/history/csv.zip"), ("GET", "/login"),
                              ("GET", "/static/live.js"), ("GET", "/healthz"),
+                             ("GET", "/sw.js"), ("GET", "/manifest.webmanifest"),
+                             ("POST", "/api/pause"),
                              ("GET", "/no/such/page")):
             answer = client.request(method, path, headers={"Host": REBOUND},
                                     json={"desk": "office/desk-1", "minutes": 15})

@@ -11,7 +11,6 @@ Assistant recorded when the raw numbers were its states (12,800 on this replay).
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest

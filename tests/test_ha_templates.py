@@ -137,7 +137,7 @@ def test_a_pressure_is_whole_mmhg_when_light_and_the_nearest_5_above(mmhg: float
 
 def test_the_posture_words_are_the_dashboards() -> None:
     script = (ROOT / "dashboard" / "static" / "live.js").read_text(encoding="utf-8")
-    block = re.search(r"const POSTURES = \{(.*?)\};", script, re.S)
+    block = re.search(r"const POSTURES = \{(.*?)\};", script, re.DOTALL)
     assert block is not None
     dashboard = dict(re.findall(r'(\w+): "([^"]+)"', block[1]))
     assert POSTURE_WORDS == dashboard

@@ -94,3 +94,56 @@ def test_a_crossed_legs_alert_is_pushed_buzzed_retried_and_paused(tmp_path, brok
 def test_run_agent_config_has_the_notify_settings(tmp_path, broker):
     config = load_config(agent_config(tmp_path, broker, '[notify]\nurls = ["json://127.0.0.1:9/x"]\n'))
     assert dataclasses.asdict(config.notify)["urls"] == ("json://127.0.0.1:9/x",)
+
+
+def test_a_pause_outlives_a_restart_of_the_agent(tmp_path, broker):
+    """Paused from Home Assistant "until resumed", or for an hour: a reboot of the Pi
+    must not bring the nudges back early, nor flip the switch to off."""
+    from datetime import UTC, datetime, timedelta
+
+    from edge.agent import Agent
+    from edge.publish import MqttPublisher
+
+    config = load_config(agent_config(tmp_path, broker))
+    kept = tmp_path / "outbox.db.pause"
+
+    def agent() -> Agent:
+        return Agent(config, {"mat": {"transport": "serial"}}, id_prefix="p",
+                     started_utc=datetime.now(UTC))
+
+    with Subscriber(broker, [f"{TOPIC}/pause"]).start() as watcher, \
+            MqttPublisher(config.mqtt, config.desk) as publisher:
+        first = agent()
+        live._PauseState(publisher, str(kept)).publish(first)
+        first.command("pause", minutes=60)
+        live._PauseState(publisher, str(kept)).publish(first)
+        until = first.paused_until_utc
+
+        after_a_reboot = agent()
+        state = live._PauseState(publisher, str(kept))
+        state.restore(after_a_reboot)
+        assert abs(after_a_reboot.paused_until_utc - until) < timedelta(seconds=2)
+        state.publish(after_a_reboot)
+
+        after_a_reboot.command("pause")  # until resumed
+        state.publish(after_a_reboot)
+        again = agent()
+        live._PauseState(publisher, str(kept)).restore(again)
+        assert again.paused_until_utc.year == datetime.max.year
+
+        again.command("resume")
+        state.publish(again)
+        resumed = agent()
+        live._PauseState(publisher, str(kept)).restore(resumed)
+        assert resumed.paused_until_utc is None
+        assert publisher.wait_until_sent(10)
+        watcher.wait_for(lambda s: len(s.on(f"{TOPIC}/pause")) >= 5, 10, "the pauses")
+    published = [json.loads(m.text) for m in watcher.on(f"{TOPIC}/pause")]
+    assert [p["paused"] for p in published] == [False, True, True, True, False]
+    ends = [datetime.fromisoformat(p["until"]) for p in published[1:3]]
+    assert abs(ends[1] - ends[0]) < timedelta(seconds=1)
+    assert published[3]["until"] is None
+
+    kept.write_text("{not json")
+    live._PauseState(publisher, str(kept)).restore(broken := agent())
+    assert broken.paused_until_utc is None  # a damaged file is no pause, and no crash

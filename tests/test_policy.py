@@ -258,6 +258,30 @@ def test_an_acknowledgement_without_an_id_is_for_the_newest_alert():
     config = PolicyConfig(repeat_after_s=60.0, worse_s=10.0)
     policy = Policy(config, id_prefix="k")
     out = run(policy, [crossed(0, 150)])
-    assert policy.newest_alert_id == out[0]["id"]
+    assert policy.newest_open_alert_id == out[0]["id"]
     policy.command(Command("ack", 1))
+    assert policy.newest_open_alert_id is None
     assert alerts(run(policy, [crossed(t, 150) for t in range(1, 200)])) == []
+
+
+def test_an_acknowledgement_without_an_id_skips_an_alert_already_answered():
+    """A break reminder, then a numbness alert: {} acknowledges the numbness alert, the
+    next {} the break reminder, still open, and a third finds nothing open."""
+    policy = Policy(PolicyConfig(break_after_min=5, repeat_after_s=600, worse_s=5),
+                    id_prefix="o")
+    [reminder] = alerts(run(policy, [upright(t) for t in range(301)]), "break")
+    [numbness] = alerts(run(policy, [crossed(t, 150) for t in range(301, 310)]))
+    assert policy.newest_open_alert_id == numbness["id"]
+    policy.command(Command("ack", 310))
+    assert policy.newest_open_alert_id == reminder["id"]
+    policy.command(Command("ack", 311))
+    assert policy.newest_open_alert_id is None
+    assert alerts(run(policy, [crossed(t, 150) for t in range(311, 600)])) == []
+
+
+def test_a_leg_gone_numb_is_told_so_even_after_the_last_reminder():
+    policy = Policy(PolicyConfig(repeat_after_s=60.0, worse_s=10.0), id_prefix="r")
+    said = alerts(run(policy, [crossed(t, 150) for t in range(200)]))
+    assert [a["reminder"] for a in said] == [0, 1, 2]  # the budget is spent
+    numb = alerts(run(policy, [crossed(t, 0.0) for t in range(200, 400)]))
+    assert len(numb) == 1 and numb[0]["numb"] and "numb now" in numb[0]["message"]

@@ -1,12 +1,17 @@
 // legwake live view: desks and alerts from /api/stream (server-sent events): a snapshot,
 // then updates that add, change or remove a desk (one the dashboard stopped following).
 // Everything shown is built with textContent: no message text is ever parsed as HTML.
+// A new alert while the page is in the background is a browser notification with a chime,
+// once turned on with the header's button (remembered in localStorage); its Acknowledge and
+// Snooze buttons are answered by the service worker (/sw.js).
 "use strict";
 
 const LEAD_TIME_S = Number(document.querySelector("main.live").dataset.leadTimeS) || 180;
 const GAUGE_SCALE_S = 900;          // an empty arc: 15 min or more until numb
 const ARC = Math.PI * 50;           // the gauge's path length (radius 50)
-const CONTACT_MMHG = 5, MAP_MAX_MMHG = 200;  // the report's fixed scale
+const CONTACT_MMHG = 5, MAP_MAX_MMHG = 200;  // the report's fixed range
+const NOTIFY_KEY = "legwake.notifications";  // localStorage: "on" once turned on, "off"
+const SNOOZE_DEFAULT_MIN = Number(document.querySelector("main.live").dataset.snoozeMin) || 15;
 
 const POSTURES = {
   empty: "Seat empty", upright: "Upright", leaning_left: "Leaning left",
@@ -31,20 +36,33 @@ const alerts = new Map();  // key -> {element, view}
 
 // --- colours --------------------------------------------------------------------------
 
-function turbo(x) {
-  // Polynomial fit of matplotlib's "turbo" colormap (the report's), x in 0..1.
+// The pressure map's scale, x in 0..1 (5..200 mmHg): turbo's hues, but its low end a light
+// blue instead of near-black, so the lightest touch reads as a touch on a light card and
+// stands apart from the empty cells (--map-empty) on a dark one.
+const PRESSURE_STOPS = [
+  [0.00, [116, 192, 252]], [0.18, [34, 184, 207]], [0.36, [64, 192, 87]],
+  [0.54, [250, 204, 21]], [0.72, [253, 126, 20]], [0.88, [224, 49, 49]], [1.00, [122, 4, 3]],
+];
+
+function pressureColour(x) {
   x = Math.min(1, Math.max(0, x));
-  const r = 0.13572138 + x * (4.61539260 + x * (-42.66032258 + x * (132.13108234 + x * (-152.94239396 + x * 59.28637943))));
-  const g = 0.09140261 + x * (2.19418839 + x * (4.84296658 + x * (-14.18503333 + x * (4.27729857 + x * 2.82956604))));
-  const b = 0.10667330 + x * (12.64194608 + x * (-60.58204836 + x * (110.36276771 + x * (-89.90310912 + x * 27.34824973))));
-  const c = (v) => Math.round(255 * Math.min(1, Math.max(0, v)));
-  return [c(r), c(g), c(b)];
+  for (let i = 1; i < PRESSURE_STOPS.length; i++) {
+    const [x1, c1] = PRESSURE_STOPS[i];
+    if (x > x1) continue;
+    const [x0, c0] = PRESSURE_STOPS[i - 1];
+    const f = (x - x0) / (x1 - x0);
+    return c0.map((v, k) => Math.round(v + f * (c1[k] - v)));
+  }
+  return PRESSURE_STOPS[PRESSURE_STOPS.length - 1][1];
 }
 
 function scaleGradient() {
-  const stops = [];
-  for (let i = 0; i <= 10; i++) stops.push(`rgb(${turbo(i / 10).join(",")}) ${i * 10}%`);
+  const stops = PRESSURE_STOPS.map(([x, c]) => `rgb(${c.join(",")}) ${Math.round(x * 100)}%`);
   return `linear-gradient(90deg, ${stops.join(", ")})`;
+}
+
+function cssColour(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
 // --- formatting -----------------------------------------------------------------------
@@ -93,6 +111,11 @@ function deskElement(view) {
     element.querySelector(".desk-name").textContent = view.desk;
     element.querySelector(".desk-name").title = `site ${view.site}`;
     element.querySelector(".scale .bar").style.background = scaleGradient();
+    element.querySelector(".pause-send").addEventListener("click", () => {
+      const minutes = element.querySelector(".pause-for").value;
+      sendPause(entry, minutes ? { minutes: Number(minutes) } : { paused: true });
+    });
+    element.querySelector(".resume").addEventListener("click", () => sendPause(entry, { paused: false }));
     for (const gauge of element.querySelectorAll(".gauge")) {
       const angle = Math.PI * (1 - LEAD_TIME_S / GAUGE_SCALE_S);  // where the alert comes
       const mark = gauge.querySelector(".lead-mark");
@@ -117,6 +140,7 @@ function renderDesk(view) {
   const status = deskStatus(view);
   el.dataset.status = status;
   el.querySelector(".status-badge").textContent = STATUS_TEXT[status];
+  renderPause(el, view.pause);
   const state = view.state;
   const previous = entry.view && entry.view.state;
   entry.view = view;
@@ -202,7 +226,7 @@ function drawSeat(el, seat) {
   const load = el.querySelector(".seat-load");
   const grid = seat && seat.map_mmhg;
   if (!grid || !grid.length) {
-    ctx.fillStyle = "#adb5bd";
+    ctx.fillStyle = cssColour("--muted");
     ctx.font = "14px system-ui, sans-serif";
     ctx.textAlign = "center";
     ctx.fillText("no mat data", canvas.width / 2, canvas.height / 2);
@@ -213,13 +237,14 @@ function drawSeat(el, seat) {
   const rows = grid.length, cols = grid[0].length;
   const w = canvas.width / cols, h = canvas.height / rows;
   let contact = 0;
+  const empty = cssColour("--map-empty");
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       const v = grid[i][j];
-      if (v < CONTACT_MMHG) { ctx.fillStyle = "#f1f3f5"; }
+      if (!(v >= CONTACT_MMHG)) { ctx.fillStyle = empty; }
       else {
         contact++;
-        const [r, g, b] = turbo((v - CONTACT_MMHG) / (MAP_MAX_MMHG - CONTACT_MMHG));
+        const [r, g, b] = pressureColour((v - CONTACT_MMHG) / (MAP_MAX_MMHG - CONTACT_MMHG));
         ctx.fillStyle = `rgb(${r},${g},${b})`;
       }
       ctx.fillRect(j * w, i * h, Math.ceil(w), Math.ceil(h));
@@ -254,10 +279,49 @@ function renderBreaks(el, state) {
   last.append(strong, ` (${duration(brk.length_s)})`);
 }
 
+// --- pausing nudges -------------------------------------------------------------------
+
+function pausedUntil(pause) {
+  // null: not paused; Infinity: until resumed; else the end (ms since the epoch).
+  if (!pause || !pause.paused) return null;
+  if (!pause.until) return Infinity;
+  const end = Date.parse(pause.until);
+  return Number.isNaN(end) ? Infinity : end > Date.now() ? end : null;
+}
+
+function renderPause(el, pause) {
+  const box = el.querySelector(".pause");
+  const until = pausedUntil(pause);
+  const text = until === null ? "" : until === Infinity ? "Nudges paused"
+    : `Nudges paused until ${localTime(new Date(until).toISOString())}`;
+  box.dataset.paused = String(until !== null);
+  const shown = box.querySelector(".pause-state");
+  if (shown.textContent !== text) shown.textContent = text;
+  box.querySelector(".pause-controls").hidden = until !== null;
+  box.querySelector(".resume").hidden = until === null;
+}
+
+async function sendPause(entry, command) {
+  const box = entry.element.querySelector(".pause");
+  const error = box.querySelector(".pause-error");
+  error.hidden = true;
+  for (const b of box.querySelectorAll("button")) b.disabled = true;
+  try {
+    await post("pause", { desk: entry.view.key, ...command });
+    box.dataset.sent = command.paused === false ? "resume" : "pause";  // shown when the agent says so
+  } catch (e) {
+    error.textContent = `Not sent: ${e.message}`;
+    error.hidden = false;
+  } finally {
+    for (const b of box.querySelectorAll("button")) b.disabled = false;
+  }
+}
+
 // --- alerts ---------------------------------------------------------------------------
 
 function renderAlert(view, fresh) {
   let entry = alerts.get(view.key);
+  const before = entry ? entry.view.status : null;
   if (!entry) {
     const element = document.getElementById("alert-template").content.firstElementChild.cloneNode(true);
     element.dataset.alert = view.key;
@@ -285,6 +349,8 @@ function renderAlert(view, fresh) {
   el.querySelector(".message").textContent = view.message || "";
   el.querySelector(".alert-status").textContent = alertStatusText(view);
   document.getElementById("no-alerts").hidden = alerts.size > 0;
+  if (fresh && view.status === "open") notifyAlert(view);
+  else if (before === "open" && view.status !== "open") closeNotification(view.key);
 }
 
 function alertStatusText(view) {
@@ -307,14 +373,7 @@ async function send(kind, entry) {
   if (kind === "snooze") body.minutes = Number(el.querySelector(".snooze-minutes").value);
   for (const b of el.querySelectorAll("button")) b.disabled = true;
   try {
-    const response = await fetch(`/api/${kind}`, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body), credentials: "same-origin",
-    });
-    if (!response.ok) {
-      const answer = await response.json().catch(() => ({}));
-      throw new Error(answer.error || `${response.status} ${response.statusText}`);
-    }
+    await post(kind, body);
     el.dataset.sent = kind;  // the broker took it; the badge changes when the command comes back
   } catch (e) {
     error.textContent = `Not sent: ${e.message}`;
@@ -322,6 +381,127 @@ async function send(kind, entry) {
   } finally {
     for (const b of el.querySelectorAll("button")) b.disabled = false;
   }
+}
+
+async function post(kind, body) {
+  const response = await fetch(`/api/${kind}`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body), credentials: "same-origin",
+  });
+  if (!response.ok) {
+    const answer = await response.json().catch(() => ({}));
+    throw new Error(answer.error || `${response.status} ${response.statusText}`);
+  }
+  return response.json();
+}
+
+// --- notifications --------------------------------------------------------------------
+
+const notifications = {
+  worker: null,  // a promise of the service worker's registration, where there is one
+  audio: null,   // the AudioContext of the chime, made on a click (autoplay rules)
+};
+
+function notificationsOn() {
+  return "Notification" in window && Notification.permission === "granted"
+    && localStorage.getItem(NOTIFY_KEY) === "on";
+}
+
+function renderNotifyButton() {
+  const button = document.getElementById("notify");
+  if (!("Notification" in window)) { button.hidden = true; return; }
+  button.hidden = false;
+  const blocked = Notification.permission === "denied";
+  const on = notificationsOn();
+  button.dataset.state = blocked ? "blocked" : on ? "on" : "off";
+  button.setAttribute("aria-pressed", String(on));
+  button.disabled = blocked;
+  button.textContent = blocked ? "Notifications blocked" : on ? "Notifications on" : "Notify me";
+  button.title = blocked ? "Notifications are blocked for this site in the browser's settings"
+    : on ? "New alerts notify you with a chime while this page is in the background; click to stop"
+      : "Notify me with a chime of new alerts while this page is in the background";
+}
+
+async function toggleNotifications() {
+  if (notificationsOn()) {
+    localStorage.setItem(NOTIFY_KEY, "off");
+  } else {
+    unlockAudio();
+    const permission = await Notification.requestPermission();
+    localStorage.setItem(NOTIFY_KEY, permission === "granted" ? "on" : "off");
+    if (permission === "granted") chime();
+  }
+  renderNotifyButton();
+}
+
+function unlockAudio() {
+  // An AudioContext made or resumed during a click may play later, in the background.
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return null;
+  if (!notifications.audio) notifications.audio = new Context();
+  if (notifications.audio.state === "suspended") notifications.audio.resume().catch(() => {});
+  return notifications.audio;
+}
+
+function chime() {
+  // Two soft sine tones, a fifth apart, 0.6 s in all: made here, no sound file.
+  const audio = notifications.audio || unlockAudio();
+  if (!audio) return;
+  const start = audio.currentTime + 0.02;
+  for (const [offset, hz] of [[0, 880], [0.16, 1318.5]]) {
+    const tone = audio.createOscillator(), level = audio.createGain();
+    tone.type = "sine";
+    tone.frequency.value = hz;
+    level.gain.setValueAtTime(0.0001, start + offset);
+    level.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
+    level.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.45);
+    tone.connect(level).connect(audio.destination);
+    tone.start(start + offset);
+    tone.stop(start + offset + 0.5);
+  }
+}
+
+async function notifyAlert(view) {
+  if (!document.hidden || !notificationsOn()) return;
+  const title = `${view.kind === "break" ? "Break" : "Numbness"} · ${view.desk.split("/")[1]}`;
+  const options = {
+    body: view.message || "", tag: view.key, icon: "/static/icon-192.png",
+    data: { desk: view.desk, id: view.id, key: view.key, snooze_minutes: SNOOZE_DEFAULT_MIN },
+  };
+  const registration = notifications.worker && await notifications.worker.catch(() => null);
+  if (registration) {
+    await registration.showNotification(title, {
+      ...options, requireInteraction: true,
+      actions: [{ action: "ack", title: "Acknowledge" },
+                { action: "snooze", title: `Snooze ${SNOOZE_DEFAULT_MIN} min` }],
+    });
+  } else {
+    const shown = new Notification(title, options);
+    shown.onclick = () => { window.focus(); shown.close(); };
+  }
+  chime();
+}
+
+async function closeNotification(key) {
+  // Answered elsewhere (this page, a phone, the desk): its notification has had its day.
+  const registration = notifications.worker && await notifications.worker.catch(() => null);
+  if (!registration) return;
+  for (const shown of await registration.getNotifications({ tag: key })) shown.close();
+}
+
+function setUpNotifications() {
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    notifications.worker = navigator.serviceWorker.register("/sw.js", { scope: "/" })
+      .then(() => navigator.serviceWorker.ready);
+    notifications.worker.catch((e) => console.warn("no service worker:", e));
+  }
+  if (!("Notification" in window)) return;
+  document.getElementById("notify").addEventListener("click", toggleNotifications);
+  if (localStorage.getItem(NOTIFY_KEY) === "on") {
+    // Sound needs a click on the page first in most browsers: the next one does.
+    document.addEventListener("pointerdown", unlockAudio, { once: true });
+  }
+  renderNotifyButton();
 }
 
 // --- the stream -----------------------------------------------------------------------
@@ -378,5 +558,15 @@ function connect() {
   });
 }
 
-setInterval(() => { for (const entry of desks.values()) renderGauges(entry); }, 250);
+setInterval(() => {
+  for (const entry of desks.values()) {
+    renderGauges(entry);
+    renderPause(entry.element, entry.view.pause);  // a pause that ran out ends here too
+  }
+}, 250);
+// The map's empty cells follow the page's light or dark colours.
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  for (const entry of desks.values()) if (entry.view.state) drawSeat(entry.element, entry.view.state.seat);
+});
+setUpNotifications();
 connect();

@@ -57,6 +57,9 @@ class HapticSink:
         self.played = 0  # buzzes a unit took
         self.missed = 0  # buzzes asked of a unit that could not play them
         self._tasks: set[asyncio.Task[None]] = set()
+        # One write at a time per unit, in the order decided: a later tap must not
+        # overtake an "insist".
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def event(self, event: dict[str, Any]) -> None:
         if (event.get("event") != "alert" or not self.settings.enabled
@@ -73,7 +76,9 @@ class HapticSink:
             task.add_done_callback(self._tasks.discard)
 
     async def _buzz(self, unit: Buzzer, pattern: int, alert_id: str) -> None:
-        if await unit.buzz(pattern, self.settings.intensity):
+        async with self._locks.setdefault(unit.name, asyncio.Lock()):
+            played = await unit.buzz(pattern, self.settings.intensity)
+        if played:
             self.played += 1
             log.info("%s buzzed: %s at %d%%", unit.name, PATTERN_NAMES[pattern],
                      self.settings.intensity, extra={"alert": alert_id})
@@ -90,6 +95,12 @@ class HapticSink:
         pass
 
     async def drain(self, timeout_s: float = 3.0) -> None:
-        """Wait (a bounded time) for the buzzes still being written, at a clean stop."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        """Wait (a bounded time) for the buzzes still being written, at a clean stop; those
+        still waiting then are cancelled."""
+        if not self._tasks:
+            return
+        await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        left = list(self._tasks)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)

@@ -1,15 +1,13 @@
 """Push notifications through Apprise: ntfy, Gotify, Pushover, Home Assistant, e-mail, ...
 
-Owns the [notify] URLs (which ones Apprise can use, and how they are shown: redacted, as
-Apprise prints them with privacy on, passwords and tokens masked) and the delivery of
-alerts to them: a durable queue in SQLite (`[notify] queue_path`) with retries and
-backoff, as the MQTT outbox has, and one delivery thread per URL. The queue stores a
-digest of each URL, never the URL itself, so no secret lands in it.
+Owns the delivery of alerts to the [notify] URLs: a durable queue in SQLite
+(`[notify] queue_path`) with retries and backoff, as the MQTT outbox has, and one
+delivery thread per URL. The queue stores a digest of each URL, never the URL itself, so
+no secret lands in it; what a URL looks like in a log line is edge/nudge/urls.py's.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
@@ -26,52 +24,10 @@ import apprise
 if TYPE_CHECKING:
     from edge.config import NotifyConfig
 
+from edge.logs import quiet_secret_loggers
+from edge.nudge.urls import Redacting, redacted_url
+
 log = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=256)
-def _plugin(url: str) -> apprise.NotifyBase | None:
-    try:
-        return apprise.Apprise.instantiate(url, suppress_exceptions=True) or None
-    except Exception:  # noqa: BLE001 - a URL no plugin takes is just not usable
-        return None
-
-
-class _Redacting(logging.Filter):
-    """Apprise logs the URLs it loads at DEBUG, tokens and all: every configured URL in an
-    Apprise log line is replaced by its redacted form, whatever the level."""
-
-    def __init__(self, urls: list[str]) -> None:
-        super().__init__()
-        self.urls: dict[str, str] = {}
-        for url in urls:
-            plugin = _plugin(url)
-            for form in (url, str(plugin.url(privacy=False)) if plugin else url):
-                self.urls[form] = redacted_url(url)
-                self.urls[form.split("?", 1)[0]] = redacted_url(url)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if any(form in text for form in self.urls):
-            for form in sorted(self.urls, key=len, reverse=True):
-                text = text.replace(form, self.urls[form])
-            record.msg, record.args = text, ()
-        return True
-
-
-def usable_url(url: str) -> bool:
-    """Whether Apprise knows the service `url` names and can parse it."""
-    return _plugin(url) is not None
-
-
-def redacted_url(url: str) -> str:
-    """`url` for a log line or check-config: its service and host, its secrets masked. A URL
-    Apprise cannot parse shows its scheme only."""
-    plugin = _plugin(url)
-    if plugin is None:
-        scheme = url.split("://", 1)[0] if "://" in url else ""
-        return f"{scheme[:20]}://*** (not an Apprise URL)" if scheme.isalnum() else "***"
-    return str(plugin.url(privacy=True)).split("?", 1)[0]
 
 
 # --- the queue -------------------------------------------------------------------------------
@@ -89,6 +45,10 @@ CREATE TABLE IF NOT EXISTS [pushes] (
     UNIQUE ([url_key], [alert_id])
 )
 """
+
+
+HEAD_ATTEMPTS = 5
+"""Failed attempts after which a notification lets the newer ones of its URL go first."""
 
 
 def url_key(url: str) -> str:
@@ -132,10 +92,14 @@ class PushQueue:
                 [(key, alert_id, title, body, kind, at) for key in keys])
 
     def oldest(self, key: str) -> Push | None:
+        """The next to send to one URL: the oldest, unless it failed HEAD_ATTEMPTS times
+        already; then those that failed less go first, so one notification the service
+        keeps refusing holds back the others for a few attempts only."""
         with self._lock:
             row = self._db.execute(
                 "SELECT seq, url_key, alert_id, title, body, kind, enqueued_at, attempts"
-                " FROM pushes WHERE url_key = ? ORDER BY seq LIMIT 1", (key,)).fetchone()
+                " FROM pushes WHERE url_key = ? ORDER BY attempts >= ?, seq LIMIT 1",
+                (key, HEAD_ATTEMPTS)).fetchone()
         return Push(*row) if row else None
 
     def done(self, seq: int) -> None:
@@ -146,11 +110,11 @@ class PushQueue:
         with self._lock:
             self._db.execute("UPDATE pushes SET attempts = attempts + 1 WHERE seq = ?", (seq,))
 
-    def expire(self, before: float) -> int:
-        """Drop what waited since before `before`; how many."""
+    def expire(self, key: str, before: float) -> int:
+        """Drop what waited for one URL since before `before`; how many."""
         with self._lock:
-            return self._db.execute("DELETE FROM pushes WHERE enqueued_at < ?",
-                                    (before,)).rowcount
+            return self._db.execute("DELETE FROM pushes WHERE url_key = ? AND enqueued_at < ?",
+                                    (key, before)).rowcount
 
     def forget_others(self, keys: list[str]) -> int:
         """Drop what waits for URLs no longer configured; how many."""
@@ -195,6 +159,7 @@ class PushSink:
         self.clock = clock
         self.delivered = 0
         self.failures = 0
+        self.lost = 0  # alerts that could not be queued
         self._urls = {url_key(url): url for url in settings.urls}
         self._queue: PushQueue | None = None
         self._stopping = threading.Event()
@@ -206,7 +171,8 @@ class PushSink:
     def start(self) -> None:
         if not self._urls:
             return
-        self._filter = _Redacting(list(self._urls.values()))
+        quiet_secret_loggers()
+        self._filter = Redacting(list(self._urls.values()))
         logging.getLogger("apprise").addFilter(self._filter)
         self._queue = PushQueue(self.settings.queue_path)
         dropped = self._queue.forget_others(list(self._urls))
@@ -222,17 +188,24 @@ class PushSink:
             self._threads.append(thread)
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the delivery threads (one deadline for all); a push still under way when it
+        passes is left to finish on its own (the threads are daemons) and the queue is
+        left open for it, so a delivered push is not sent again at the next start."""
         self._stopping.set()
         for wake in self._wakes.values():
             wake.set()
+        deadline = time.monotonic() + timeout_s
         for thread in self._threads:
-            thread.join(timeout_s)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        busy = [t.name for t in self._threads if t.is_alive()]
         if self._queue is not None:
             left = len(self._queue)
-            self._queue.close()
+            if not busy:
+                self._queue.close()
             if left:
                 log.info("notify queue: %d notification(s) wait for the next start", left)
-        self._queue = None
+        if busy:
+            log.warning("%s still sending at the stop", ", ".join(busy))
         if self._filter is not None:
             logging.getLogger("apprise").removeFilter(self._filter)
             self._filter = None
@@ -244,12 +217,22 @@ class PushSink:
     # --- the agent's side ---------------------------------------------------------------
 
     def event(self, event: dict[str, Any]) -> None:
+        """Queue an alert for every URL. Never raises: a queue that cannot be written (a
+        full disk, a file locked by another agent) loses this push, logged, and nothing
+        else: MQTT already has the alert, and the other channels come after."""
         if (self._queue is None or event.get("event") != "alert"
                 or event.get("kind") not in self.settings.kinds):
             return
         title, body = notification(event)
-        self._queue.put(list(self._urls), str(event["id"]), title, body, str(event["kind"]),
-                        self.clock())
+        try:
+            self._queue.put(list(self._urls), str(event["id"]), title, body,
+                            str(event["kind"]), self.clock())
+        except sqlite3.Error as error:
+            with self._counts:
+                self.lost += 1
+            log.error("notify queue %s: cannot queue alert %s (%s); it is not pushed",
+                      self.settings.queue_path, event.get("id"), error)
+            return
         for wake in self._wakes.values():
             wake.set()
 
@@ -265,7 +248,21 @@ class PushSink:
     # --- one thread per URL -------------------------------------------------------------
 
     def _deliver(self, key: str, url: str) -> None:
+        """One URL's thread: it never ends before the stop. Anything unexpected (the queue's
+        file failing) is logged and retried after the backoff."""
         shown = redacted_url(url)
+        errors = 0
+        while not self._stopping.is_set():
+            try:
+                self._deliver_some(key, url, shown)
+                errors = 0
+            except Exception as error:  # noqa: BLE001 - the thread must outlive it
+                errors += 1
+                log.error("push to %s: %s: %s; retrying", shown, type(error).__name__, error)
+                self._stopping.wait(min(self.settings.retry_max_s,
+                                        self.settings.retry_initial_s * 2 ** min(errors, 30)))
+
+    def _deliver_some(self, key: str, url: str, shown: str) -> None:
         service = apprise.Apprise()
         service.add(url)
         failures = 0
@@ -273,7 +270,7 @@ class PushSink:
         while not self._stopping.is_set():
             queue = self._queue
             assert queue is not None
-            expired = queue.expire(self.clock() - self.settings.expire_h * 3600)
+            expired = queue.expire(key, self.clock() - self.settings.expire_h * 3600)
             if expired:
                 log.warning("push to %s: %d notification(s) older than %g h dropped", shown,
                             expired, self.settings.expire_h)

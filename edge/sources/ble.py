@@ -297,7 +297,11 @@ class BleImuSource:
         return None if self._client is None else self._haptic is not None
 
     def _find_haptic(self, client: BleakClient) -> None:
-        self._haptic = client.services.get_characteristic(IMU_HAPTIC_UUID)
+        try:
+            self._haptic = client.services.get_characteristic(IMU_HAPTIC_UUID)
+        except Exception as error:  # noqa: BLE001 - a confused GATT table: no buzz, still data
+            self._haptic = None
+            log.warning("%s: the haptic characteristic is unusable (%s)", self.name, error)
         self._unit["haptic"] = self._haptic is not None
         if self._haptic is None:
             self._say_once("absent", "%s: %s has no haptic characteristic (a v1 unit): it"
