@@ -82,6 +82,10 @@ def test_a_desk_goes_from_upright_to_crossed_legs_and_its_alert_is_acknowledged(
                 f"return {DESK}.querySelector('.posture').textContent") == "Upright"
             assert int(browser.execute_script(
                 f"return {DESK}.querySelector('.heatmap').dataset.cells")) > 40
+            # Each thigh unit's chip carries its battery, as the simulated unit reports it.
+            thigh = wait_for(browser, f"{DESK}.querySelector('.sensors [data-sensor=imu_left]')"
+                             ".textContent.match(/^Left thigh \\d+ %$/)", 30, "the battery")
+            assert 90 <= int(thigh[0].split()[2]) <= 100
             full_page_screenshot(browser, ARTIFACTS / "dashboard-upright.png")
 
             wait_for(browser, f"{DESK}.dataset.posture === 'crossed_left_over_right'", 60,

@@ -165,8 +165,11 @@ function renderDesk(view) {
     const li = document.createElement("li");
     li.dataset.sensor = name;
     li.dataset.health = health;
-    li.textContent = SENSORS[name] || name;
-    li.title = `${SENSORS[name] || name}: ${health}`;
+    // A thigh unit's battery, as its link last read it (null in a replay, or not yet read).
+    const battery = (state.battery_pct || {})[name];
+    const charge = Number.isFinite(battery) ? ` ${battery} %` : "";
+    li.textContent = (SENSORS[name] || name) + charge;
+    li.title = `${SENSORS[name] || name}: ${health}` + (charge ? `, battery${charge}` : "");
     return li;
   }));
   drawSeat(el, state.seat);
