@@ -121,6 +121,13 @@ class Outbox:
                                                [(seq,) for seq in seqs])
             return cursor.rowcount
 
+    def withdraw(self, message_id: str) -> bool:
+        """A message not to be sent after all (one that a newer decision undoes); True if
+        it was waiting."""
+        with self._lock, self._db.conn:
+            return self._db.conn.execute(f"DELETE FROM [{TABLE}] WHERE id = ?",
+                                         (message_id,)).rowcount > 0
+
     def __len__(self) -> int:
         with self._lock:
             return self._table.count

@@ -421,6 +421,11 @@ def ha_discovery_config(topics: Topics, desk: DeskConfig, *, state_interval_s: f
     }
 
 
+def _removal_id(config_topic: str) -> str:
+    """The outbox id of the empty retained payload that removes a discovery config."""
+    return f"ha-discovery-removal {config_topic}"
+
+
 def _version() -> str:
     try:
         return metadata.version("legwake")
@@ -812,10 +817,14 @@ class MqttPublisher:
         remembered."""
         announced = self._announced.read()
         current = self.topics.ha_config if self.mqtt.ha_discovery else None
+        if current is not None and outbox.withdraw(_removal_id(current)):
+            # Renamed back (A -> B -> A) before the removal of A was sent: A's config is
+            # announced at connect, and must not be removed after it.
+            log.info("Home Assistant discovery: the removal of %s is withdrawn", current)
         if announced == current:
             return
         if announced is not None:
-            outbox.put(id=f"ha-discovery-removal {announced}", topic=announced, payload="",
+            outbox.put(id=_removal_id(announced), topic=announced, payload="",
                        enqueued_at=iso_utc(self._clock()), retain=True)
             self._count("enqueued")
             log.info("Home Assistant discovery: the config on %s is removed (%s)", announced,

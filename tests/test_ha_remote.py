@@ -204,3 +204,25 @@ def test_the_removal_waits_in_the_outbox_while_the_broker_is_away(
         assert publisher.wait_until_sent(10)
     assert retained(own, old.ha_config) is None
     assert retained(own, Topics.of(mqtt, renamed).ha_config)
+
+
+def test_renamed_back_before_the_removal_was_sent_keeps_the_config(
+        tmp_path: Path, desk: DeskConfig, make_broker: Any) -> None:
+    """A -> B -> A while the broker is away: the removal of A, still waiting, is withdrawn;
+    sent after A's fresh config, it would take the desk out of Home Assistant."""
+    own: Mosquitto = make_broker()
+    mqtt = settings(own, tmp_path, desk)
+    first = Topics.of(mqtt, desk)
+    with MqttPublisher(mqtt, desk):
+        assert discovery(own, first)
+    own.stop()
+    renamed = dataclasses.replace(desk, desk=desk.desk + "-b")
+    with MqttPublisher(mqtt, renamed) as publisher:  # A's removal waits
+        assert publisher.stats().outbox_pending == 1
+    with MqttPublisher(mqtt, desk) as publisher:  # back to A: B's removal waits, not A's
+        assert publisher.stats().outbox_pending == 1
+    own.start()
+    with MqttPublisher(mqtt, desk) as publisher:
+        assert publisher.wait_until_sent(10)
+        assert discovery(own, first)
+    assert retained(own, first.ha_config)
