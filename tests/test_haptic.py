@@ -182,3 +182,30 @@ def test_a_unit_reports_what_it_played_to_a_listener(side):
 
     run(scenario())
     assert heard == [("insist", 100)]
+
+
+@pytest.mark.parametrize("haptic", [True, False])
+def test_the_simulated_desk_reports_each_buzz_as_legwake_sim_prints_it(haptic):
+    """`legwake sim` prints what LiveDesk's on_buzz hears; `--no-haptic` plays v1 units."""
+    from firmware_sim.scenario import get_scenario
+    from firmware_sim.simulation import LiveDesk, Sitter
+
+    heard: list[tuple[str, str, int]] = []
+
+    async def scenario() -> bool | None:
+        desk = LiveDesk(Sitter(get_scenario("crossed_legs", seed=1), seed=1),
+                        hci="tcp-server:127.0.0.1:0", haptic=haptic,
+                        on_buzz=lambda *a: heard.append(a))
+        async with desk, contextlib.AsyncExitStack() as stack:
+            source = BleImuSource("right", scanner_backend=BumbleScanner,
+                                  client_backend=BumbleClient,
+                                  backend_kwargs={"bumble": {"hci": desk.hci_client}},
+                                  scan_timeout_s=5.0, connect_timeout_s=5.0)
+            await streaming(source, stack)
+            played = await source.buzz(HAPTIC_DOUBLE_TAP, 40)
+            if haptic:
+                await wait_until(lambda: bool(heard))
+            return played
+
+    assert run(scenario(), timeout_s=30) is haptic
+    assert heard == ([("LegIMU-R-216B", "double tap", 40)] if haptic else [])
