@@ -80,6 +80,9 @@ def test_a_crossed_legs_alert_is_pushed_buzzed_retried_and_paused(tmp_path, brok
     assert [p["message"] for p in pushed] == [first["message"], second["message"]]
     first_mqtt_at = mqtt.on(f"{TOPIC}/alert")[0].at
     assert 0 <= endpoint.received[0][0] - first_mqtt_at < 5.0
+    second_mqtt_at = mqtt.on(f"{TOPIC}/alert")[1].at
+    print(f"push after its MQTT copy: {endpoint.received[0][0] - first_mqtt_at:.3f} s; the one"
+          f" sent while the endpoint was down: {endpoint.received[1][0] - second_mqtt_at:.1f} s")
     # The left thigh buzzed: a tap, then a double tap for the reminder; the right one did not.
     buzzes = [r.getMessage() for r in caplog.records if ": buzz " in r.getMessage()]
     assert [b.split(": buzz ")[1].split(" at ")[0] for b in buzzes] == ["tap", "double tap"]
