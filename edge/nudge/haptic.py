@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from edge.config import HapticConfig
+from edge.nudge import AlertChannel
 from edge.wire import HAPTIC_DOUBLE_TAP, HAPTIC_INSIST, HAPTIC_TAP
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def pattern_for(alert: Mapping[str, Any]) -> tuple[int, tuple[str, ...]]:
     return (HAPTIC_DOUBLE_TAP if alert.get("reminder") else HAPTIC_TAP), legs
 
 
-class HapticSink:
+class HapticSink(AlertChannel):
     """Buzzes the thigh units for the alerts the agent decides (a `Sink` of edge.agent).
 
     `units`: the units that can be asked, by leg ("left", "right"); a leg without one is
@@ -84,15 +85,6 @@ class HapticSink:
                      self.settings.intensity, extra={"alert": alert_id})
         else:
             self.missed += 1
-
-    def minute(self, minute: dict[str, Any]) -> None:
-        pass
-
-    def state(self, state: dict[str, Any]) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
 
     async def drain(self, timeout_s: float = 3.0) -> None:
         """Wait (a bounded time) for the buzzes still being written, at a clean stop; those

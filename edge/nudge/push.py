@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from edge.config import NotifyConfig
 
 from edge.logs import quiet_secret_loggers
+from edge.nudge import AlertChannel
 from edge.nudge.urls import Redacting, redacted_url
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def notification(alert: Mapping[str, Any]) -> tuple[str, str]:
     return title, str(alert.get("message", ""))
 
 
-class PushSink:
+class PushSink(AlertChannel):
     """Pushes the alerts the agent decides to every [notify] URL (a `Sink` of edge.agent).
 
     `event` only writes the queue; one thread per URL delivers, oldest first, retrying a
@@ -235,15 +236,6 @@ class PushSink:
             return
         for wake in self._wakes.values():
             wake.set()
-
-    def minute(self, minute: dict[str, Any]) -> None:
-        pass
-
-    def state(self, state: dict[str, Any]) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
 
     # --- one thread per URL -------------------------------------------------------------
 
