@@ -23,6 +23,7 @@ import numpy as np
 from edge.calibration import Calibration
 from edge.config import Config
 from edge.decode import Decoders
+from edge.estimate.orientation import ORIENTATIONS, back_share, orient
 from edge.estimate.zeroing import (
     UprightBaseline,
     seat_load_n,
@@ -122,6 +123,33 @@ def empty_zero(counts: np.ndarray, config: Config) -> np.ndarray:
                             empty_load_n=config.estimate.empty_load_n)
 
 
-def baseline_of(counts: np.ndarray, offsets: np.ndarray, config: Config) -> UprightBaseline:
-    return upright_baseline(zeroed_kpa(counts, offsets, calibration_of(config)),
-                            pitch_mm=config.estimate.mat_pitch_mm)
+def front_of(counts: np.ndarray, offsets: np.ndarray, config: Config) -> tuple[str, float]:
+    """How the mat lies by the upright sitter's load ("normal" or "rotated_180": a mirror
+    cannot be seen in it), and the share of the load on what the mat calls its back half."""
+    share = float(np.nanmedian(back_share(zeroed_kpa(counts, offsets, calibration_of(config)))))
+    return ("rotated_180" if share < 0.5 else "normal"), share
+
+
+def orientation_report(found: str, share: float, setting: str) -> str:
+    """What `legwake calibrate` says of the mat's orientation, and whether to act."""
+    seen = (f"{share:.0%} of the load on the mat's back half: "
+            + ("it lies the right way round" if found == "normal"
+               else "its front is at the back (rotated by 180 degrees, the cable at the back)"))
+    if setting == "auto":
+        return seen + ('; [mat] orientation = "auto" follows it. A mat turned over (left and '
+                       'right swapped) cannot be seen in the load: set "mirrored" then.')
+    rows_reversed = ORIENTATIONS[setting][0]
+    if rows_reversed == (found == "rotated_180"):
+        return seen + f'; [mat] orientation = "{setting}" agrees.'
+    other = {"normal": "rotated_180", "rotated_180": "normal", "mirrored":
+             "rotated_180_mirrored", "rotated_180_mirrored": "mirrored"}[setting]
+    return seen + (f'; but [mat] orientation = "{setting}" says otherwise: set "{other}" '
+                   '(or "auto").')
+
+
+def baseline_of(counts: np.ndarray, offsets: np.ndarray, config: Config, *,
+                orientation: str = "normal") -> UprightBaseline:
+    """The upright baseline, of the maps the contract's way round (as the estimator reads
+    them): `orientation` is how the mat lies."""
+    kpa = orient(zeroed_kpa(counts, offsets, calibration_of(config)), orientation)
+    return upright_baseline(np.ascontiguousarray(kpa), pitch_mm=config.estimate.mat_pitch_mm)

@@ -291,7 +291,8 @@ def pair(config_path: str | None, shake_s: float, scan_s: float, yes: bool) -> N
 
 
 def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None,
-            seed: int | None, body_model: str | None = None):
+            seed: int | None, body_model: str | None = None,
+            mat_orientation: str | None = None):
     """The simulated sitter: a scenario name or JSON file, over the [sim] defaults."""
     from firmware_sim.scenario import Scenario, get_scenario
     from firmware_sim.simulation import Sitter
@@ -308,7 +309,8 @@ def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     return Sitter(plan, weight_kg=weight_kg or settings.weight_kg, seat=seat or settings.seat,
-                  seed=seed, body_model=body_model or settings.body)
+                  seed=seed, body_model=body_model or settings.body,
+                  mat_orientation=mat_orientation or settings.mat_orientation)
 
 
 @main.command()
@@ -333,13 +335,16 @@ def _sitter(cfg, scenario: str | None, weight_kg: float | None, seat: str | None
               default=None, help="How the thigh units are reached ([imu] transport).")
 @click.option("--duration", "duration_s", type=click.FloatRange(min=1), default=None,
               help="Stop after this many scenario seconds (default: the whole scenario).")
+@click.option("--mat-orientation", type=click.Choice(["normal", "rotated_180", "mirrored",
+                                                     "rotated_180_mirrored"]), default=None,
+              help="How the simulated mat lies ([sim] mat_orientation).")
 @click.option("--haptic/--no-haptic", default=None,
               help="Thigh units with the v1.1 haptic characteristic, or v1 units without it "
                    "([sim] haptic).")
 def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
         trace_out: str | None, speed: float | None, weight_kg: float | None, seat: str | None,
         seed: int | None, body_model: str | None, imu_transport: str | None,
-        duration_s: float | None, haptic: bool | None) -> None:
+        duration_s: float | None, mat_orientation: str | None, haptic: bool | None) -> None:
     """Run the simulated seat mat and thigh sensors playing SCENARIO.
 
     SCENARIO is a scenario name (see --list) or a scenario JSON file; default [sim] scenario.
@@ -358,7 +363,7 @@ def sim(scenario: str | None, config_path: str | None, list_scenarios: bool,
         return
     cfg = _load_config(config_path)
     settings = cfg.sim
-    sitter = _sitter(cfg, scenario, weight_kg, seat, seed, body_model)
+    sitter = _sitter(cfg, scenario, weight_kg, seat, seed, body_model, mat_orientation)
     plan = sitter.scenario
     imu_transport = imu_transport or cfg.imu.transport
     if trace_out:
@@ -515,7 +520,8 @@ def calibrate(config_path: str | None, empty_seconds: float, upright_seconds: fl
               zero_only: bool, yes: bool) -> None:
     """Zero the mat on the empty seat, then record the sitter's upright baseline.
 
-    Writes [mat] zero_file; the agent reads it at start.
+    Writes [mat] zero_file; the agent reads it at start. Says how the mat lies (the
+    front at the back shows in the sitter's load) and whether [mat] orientation agrees.
     """
     import asyncio
 
@@ -540,7 +546,11 @@ def calibrate(config_path: str | None, empty_seconds: float, upright_seconds: fl
             click.echo("Waiting for you to sit down ...")
             counts = await cal.read_counts(cal.mat_source(cfg), upright_seconds,
                                            until=cal.seated(cal.calibration_of(cfg), offsets))
-            baseline = cal.baseline_of(counts, offsets, cfg)
+            found, share = cal.front_of(counts, offsets, cfg)
+            setting = cfg.mat.orientation
+            click.echo("Mat orientation: " + cal.orientation_report(found, share, setting))
+            baseline = cal.baseline_of(counts, offsets, cfg,
+                                       orientation=found if setting == "auto" else setting)
         cal.save(cfg.mat.zero_file, offsets, baseline, person=cfg.desk.person)
         click.echo(f"Saved to {cfg.mat.zero_file}: zero of {offsets.size} cells (highest "
                    f"{offsets.max():.0f} counts)"

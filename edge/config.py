@@ -429,6 +429,8 @@ class MatConfig(_Validated):
     calibration: tuple[tuple[int, float], ...] = setting((), CalibrationTable())
     zero_file: str = setting("mat_calibration.json",
                              Text('a file path (written by `legwake calibrate`), or "" for none'))
+    orientation: str = setting("auto", OneOf(("auto", "normal", "rotated_180", "mirrored",
+                                              "rotated_180_mirrored")))
 
     def calibration_points(self) -> tuple[tuple[int, float], ...]:
         """The (counts, kPa) table in effect: the configured one, else the spec's default."""
@@ -579,6 +581,8 @@ class SimConfig(_Validated):
     seat: str = setting("cushioned", OneOf(("cushioned", "hard")))
     body: str = setting("standard", OneOf(("standard", "anthropometric")))
     haptic: bool = setting(True, Flag())
+    mat_orientation: str = setting("normal", OneOf(("normal", "rotated_180", "mirrored",
+                                                    "rotated_180_mirrored")))
     seed: int = setting(1, Integer(0))
     mat_rate_hz: int = setting(20, Integer(5, 50))
     mat_pty_link: str = setting("", Text('a path for a symlink to the pty, or "" for none'))

@@ -57,7 +57,8 @@ class Pipeline:
     def for_sources(cls, sources: Mapping[str, Mapping[str, Any]], config: Config, *,
                     this_mat: bool = False) -> Pipeline:
         """`this_mat`: the sources are this desk's own mat (live), so its calibration file
-        applies; a trace's mat may be another, and zeroes itself from empty-seat moments."""
+        and [mat] orientation apply; a trace's mat may be another, and zeroes itself from
+        empty-seat moments and finds its front from the load."""
         from edge.calibrate import load  # reads the calibration file: kept out of the core
 
         calibration = Calibration.from_points(config.mat.calibration_points())
@@ -65,7 +66,8 @@ class Pipeline:
                           else (None, None))
         estimator = Estimator(config.estimate, nerve=config.nerve, mat_calibration=calibration,
                               present=sensors_present(sources), seat=config.nerve.seat,
-                              zero_offsets=zero, baseline=baseline)
+                              zero_offsets=zero, baseline=baseline,
+                              mat_orientation=config.mat.orientation if this_mat else "auto")
         return cls(Decoders(sources), estimator)
 
     def feed(self, chunks: Iterable[Received]) -> tuple[EstimateSeconds, list[dict[str, Any]]]:

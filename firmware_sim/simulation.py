@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
+import numpy as np
+
 from firmware_sim.anthropometry import AnthropometricBody
 from firmware_sim.body import Body
 from firmware_sim.clock import SimClock
@@ -30,6 +32,11 @@ BODY_MODELS: dict[str, type[Body | AnthropometricBody]] = {
     "anthropometric": AnthropometricBody,  # firmware_sim/anthropometry.py: written independently
 }
 """Body models by name (`legwake sim --body`, `[sim] body`); each takes weight_kg, seat, seed."""
+MAT_ORIENTATIONS = {"normal": (False, False), "rotated_180": (True, True),
+                    "mirrored": (False, True), "rotated_180_mirrored": (True, False)}
+"""How the simulated mat lies, as (rows reversed, columns reversed) against the contract
+(row 0 at the front edge, column 0 on the occupant's left): the cable at the back is
+"rotated_180", the mat turned over left to right "mirrored"."""
 # Fixed static random addresses, so a configured address keeps finding the same unit.
 UNIT_ADDRESSES = {PLACEMENT_LEFT: "F1:E6:4A:00:1E:F7", PLACEMENT_RIGHT: "F1:E6:4A:00:21:6B"}
 
@@ -43,11 +50,29 @@ class Sitter:
     seat: str = "cushioned"
     seed: int = 1
     body_model: str = "standard"
+    mat_orientation: str = "normal"
 
     def __post_init__(self) -> None:
         if self.body_model not in BODY_MODELS:
             raise ValueError(f"unknown body model {self.body_model!r}; valid names: "
                              f"{', '.join(BODY_MODELS)}")
+        if self.mat_orientation not in MAT_ORIENTATIONS:
+            raise ValueError(f"unknown mat orientation {self.mat_orientation!r}; valid: "
+                             f"{', '.join(MAT_ORIENTATIONS)}")
+
+    def pressure(self, body: Body | AnthropometricBody
+                 ) -> Callable[[np.ndarray], np.ndarray]:
+        """The mat's counts at scenario times, as a mat lying `mat_orientation` reports them."""
+        rows, cols = MAT_ORIENTATIONS[self.mat_orientation]
+
+        def counts(t_s: np.ndarray) -> np.ndarray:
+            frames = body.pressure_counts(self.scenario, t_s)
+            if rows:
+                frames = frames[..., ::-1, :]
+            if cols:
+                frames = frames[..., ::-1]
+            return np.ascontiguousarray(frames)
+        return counts
 
     def body(self) -> Body | AnthropometricBody:
         return BODY_MODELS[self.body_model](weight_kg=self.weight_kg, seat=self.seat,
@@ -57,6 +82,7 @@ class Sitter:
         """The trace header's `meta`: the sitter, the body model and the scenario's ground truth."""
         return {"simulated": True, "weight_kg": self.weight_kg, "seat": self.seat,
                 "seed": self.seed, "body_model": self.body_model, "body": self.body().describe(),
+                "mat_orientation": self.mat_orientation,
                 "scenario": self.scenario.name,
                 "scenario_plan": self.scenario.to_dict(),
                 "ground_truth": self.scenario.ground_truth()}
@@ -69,7 +95,7 @@ def write_simulated_trace(path: str | os.PathLike[str], sitter: Sitter, *,
     body, scenario = sitter.body(), sitter.scenario
     return write_trace(
         path, duration_s=duration_s if duration_s is not None else scenario.duration_s,
-        pressure=lambda t: body.pressure_counts(scenario, t),
+        pressure=sitter.pressure(body),
         motion=lambda placement, t: body.imu_samples(scenario, placement, t),
         meta=sitter.meta(), mat_rate_hz=mat_rate_hz, imu_rate_hz=imu_rate_hz, imu_mtu=imu_mtu,
         imu_transport=imu_transport)
@@ -97,7 +123,7 @@ class LiveDesk:
             return body.imu_samples(scenario, placement, t)
 
         self.mat_firmware = SeatMatFirmware(
-            pressure=lambda t: body.pressure_counts(scenario, t), rate_hz=mat_rate_hz,
+            pressure=sitter.pressure(body), rate_hz=mat_rate_hz,
             boot_ms=boot_ms, wired_imu=motion if imu_transport == "serial" else None)
         self.mat = PtySeatMat(self.mat_firmware, self.clock, until_s=self.duration_s,
                               link=mat_link)

@@ -25,8 +25,7 @@ class MatInThread:
     def __init__(self, sitter: Sitter, speed: float):
         body, scenario = sitter.body(), sitter.scenario
         self.body = body
-        self.mat = PtySeatMat(SeatMatFirmware(pressure=lambda t: body.pressure_counts(scenario,
-                                                                                     t)),
+        self.mat = PtySeatMat(SeatMatFirmware(pressure=sitter.pressure(body)),
                               SimClock(speed), until_s=scenario.duration_s)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.mat.run()), daemon=True)
 
@@ -81,3 +80,29 @@ def test_a_damaged_calibration_file_is_named(tmp_path):
     (tmp_path / "cal.json").write_text("{not json")
     with pytest.raises(ValueError, match="cal.json: cannot read the mat calibration"):
         load(tmp_path / "cal.json")
+
+
+@pytest.mark.parametrize(("lies", "setting", "says"), [
+    ("normal", "auto", "it lies the right way round; [mat] orientation = \"auto\" follows it"),
+    ("rotated_180", "auto", "its front is at the back (rotated by 180 degrees"),
+    ("rotated_180", "rotated_180", "[mat] orientation = \"rotated_180\" agrees"),
+    ("rotated_180", "normal", "says otherwise: set \"rotated_180\""),
+])
+def test_calibrate_says_how_the_mat_lies(tmp_path, lies, setting, says):
+    plan = Scenario(name="calibration", seed=5, segments=(
+        Segment("empty", "still", 40.0), Segment("upright", "still", 300.0, transition_s=2.0)))
+    sitter = Sitter(plan, weight_kg=70.0, seat="cushioned", seed=5, mat_orientation=lies)
+    with MatInThread(sitter, speed=10.0) as mat:
+        path = config(tmp_path, mat.mat.path)
+        with open(path, "a") as file:
+            file.write(f'orientation = "{setting}"\n')
+        result = CliRunner().invoke(main, ["calibrate", "--yes", "--empty-seconds", "1",
+                                           "--upright-seconds", "1", "--config", path])
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("Mat orientation")]
+    assert says in line, line
+    _zero, baseline = load(tmp_path / "cal.json")
+    # The baseline is of the map the right way round whichever way the mat lies, as long as
+    # the setting is right ("auto" or the way it lies).
+    if setting in ("auto", lies):
+        assert baseline.ischial_row > 8  # the tuberosities on the back half

@@ -144,7 +144,8 @@ class Estimator:
                  present: Mapping[str, bool] | None = None, seat: str | None = None,
                  zero_offsets: np.ndarray | None = None,
                  baseline: UprightBaseline | None = None,
-                 model: PostureModel | None = None, keep_features: bool = False):
+                 model: PostureModel | None = None, keep_features: bool = False,
+                 mat_orientation: str = "auto"):
         """
         - `config`: the `[estimate]` section (defaults when None).
         - `nerve`: the `[nerve]` section or a NerveMapping (defaults when None); `seat`,
@@ -156,6 +157,8 @@ class Estimator:
         - `baseline`: the sitter's upright baseline (`zeroing.upright_baseline`), the
           reference for reliefs until each posture has its own.
         - `keep_features`: also return each window's feature vector (training, study).
+        - `mat_orientation`: how the mat lies (`orientation.ORIENTATIONS`), or "auto" to
+          learn front from back from the first seated minutes.
         """
         if config is None:
             from edge.config import EstimateConfig as _EstimateConfig
@@ -183,7 +186,8 @@ class Estimator:
                                      pitch_mm=self.pitch_mm, empty_load_n=config.empty_load_n,
                                      zero_time_constant_s=config.zero_time_constant_s,
                                      zero_settle_s=config.zero_settle_s,
-                                     zero_offsets=zero_offsets)
+                                     zero_offsets=zero_offsets,
+                                     orientation=mat_orientation)
         self.model = model or default_model()
         self.tracker = PostureTracker(switch_per_s=config.posture_switch_per_s,
                                       evidence_weight=config.evidence_weight,
@@ -195,6 +199,12 @@ class Estimator:
         self.keep_features = keep_features
         self._nothing = EstimateSeconds.empty(with_features=keep_features)
         self._last_posture = POSTURES.index("empty")
+
+    @property
+    def mat_orientation(self) -> tuple[str, bool]:
+        """How the mat lies as known now, and whether that is settled."""
+        orientation = self.features.orientation
+        return orientation.name, orientation.decided
 
     @property
     def zero_offsets(self) -> np.ndarray | None:

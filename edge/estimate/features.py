@@ -27,6 +27,7 @@ from edge.estimate.mat_features import (
     ischial_row,
     mat_features,
 )
+from edge.estimate.orientation import MatOrientation, orient
 from edge.estimate.windows import Windows
 from edge.estimate.zeroing import AutoZero, zeroed_kpa
 
@@ -84,13 +85,15 @@ class FeatureStage:
 
     def __init__(self, *, calibration: Calibration, pitch_mm: float = 28.0,
                  empty_load_n: float = 40.0, zero_time_constant_s: float = 20.0,
-                 zero_settle_s: float = 3.0, zero_offsets: np.ndarray | None = None):
+                 zero_settle_s: float = 3.0, zero_offsets: np.ndarray | None = None,
+                 orientation: str = "auto"):
         self.calibration = calibration
         self.pitch_mm = pitch_mm
         self.empty_load_n = empty_load_n
         self.zero_time_constant_s = zero_time_constant_s
         self.zero_settle_s = zero_settle_s
         self._initial_zero = zero_offsets
+        self.orientation = MatOrientation(orientation, pitch_mm=pitch_mm)
         self.zero: AutoZero | None = None  # made when the mat's geometry is known
         self._last_kpa: np.ndarray | None = None
         self._last_side: dict[str, np.ndarray | None] = {"imu_left": None, "imu_right": None}
@@ -122,7 +125,9 @@ class FeatureStage:
             safe = np.maximum(count, 1)[:, None, None]
             raw_mean = window_sums(mat.counts.astype(np.float64), mat.window, n) / safe
             offsets = self.zero.update(raw_mean, has, win.period_s)
-            kpa = zeroed_kpa(mat.counts, offsets[mat.window], self.calibration)
+            # Zeroed in the mat's own cells; read the contract's way round from here on.
+            kpa = self.orientation.apply(
+                zeroed_kpa(mat.counts, offsets[mat.window], self.calibration))
             kpa_mean = window_sums(kpa, mat.window, n) / safe
             # Hold the last map through a short gap; nothing where the mat is absent.
             present = win.present["mat"]
@@ -138,6 +143,12 @@ class FeatureStage:
                     kpa_mean[k] = np.nan
             usable = present & ~np.isnan(kpa_mean[:, 0, 0])
             kpa_mean[~usable] = np.nan
+            if not self.orientation.decided:
+                before = self.orientation.name
+                self.orientation.observe(kpa_mean[usable])
+                if self.orientation.name != before:  # it lies the other way round
+                    kpa, kpa_mean = orient(kpa, "rotated_180"), orient(kpa_mean, "rotated_180")
+                    self._last_kpa = None
             per_cell = cell_newtons(self.pitch_mm)
             row_load = kpa_mean.sum(axis=2) * per_cell
             frame_t, frame_window = mat.t_s, mat.window
