@@ -84,6 +84,15 @@ def numbness_message(site: str, posture: str, seconds: float) -> str:
     return f"{action}: your {side} leg may fall asleep {when}."
 
 
+def _leg_of(posture: str) -> str | None:
+    """The leg a posture puts at risk first ("_left", "_right"), or None for none."""
+    if posture.startswith("crossed_"):
+        return "_" + posture.split("_")[1]
+    if posture.startswith("foot_under_"):
+        return "_" + posture.rsplit("_", 1)[1]
+    return None
+
+
 BREAK_MESSAGE = "Time for a break: stand up and move for a couple of minutes."
 
 
@@ -242,7 +251,11 @@ class Policy:
     def _numbness(self, second: Second, out: list[dict[str, Any]]) -> None:
         settings = self.settings
         ttn = second.time_to_numbness_s
-        worst = min(range(len(SITES)), key=lambda i: ttn[i])
+        # Ties (a crossing without the thigh units loads both legs alike) go to the leg the
+        # posture names: the top leg of a crossing, the tucked foot's.
+        named = _leg_of(second.posture)
+        worst = min(range(len(SITES)),
+                    key=lambda i: (ttn[i], named is None or not SITES[i].endswith(named)))
         soonest = ttn[worst] if second.seated else math.inf
         # Alert now if waiting for the next second would leave less than the lead time.
         step = 1.0 if self._last_t is None else max(second.t_s - self._last_t, 0.0)

@@ -132,8 +132,13 @@ def simulated_chunks(*, duration_s: float, pressure: Callable[[np.ndarray], np.n
 
 
 def source_descriptions(imu_transport: str, imu_rate_hz: int, imu_mtu: int) -> dict[str, dict]:
-    sources: dict[str, dict[str, Any]] = {"mat": {"transport": "serial", "port": "sim",
-                                                  "imu_rate_hz": imu_rate_hz}}
+    """The trace header's sources, as the live agent describes them: the mat names an
+    `imu_rate_hz` only when the thigh units are wired through it (a reader takes that to
+    mean both thighs are fitted)."""
+    mat: dict[str, Any] = {"transport": "serial", "port": "sim"}
+    if imu_transport == "serial":
+        mat["imu_rate_hz"] = imu_rate_hz
+    sources: dict[str, dict[str, Any]] = {"mat": mat}
     if imu_transport == "ble":
         for placement, name in IMU_SOURCES.items():
             sources[name] = {"transport": "ble", "placement": PLACEMENT_NAMES[placement],

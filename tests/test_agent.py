@@ -178,3 +178,24 @@ def test_serial_port_vanishing_and_ble_link_dropping_are_marked_not_alerted(tmp_
     assert reconnects["mat"] >= 1 and reconnects["imu_left"] >= 1
     battery = events.minutes[-1]["health"]["imu_left"]["battery_pct"]
     assert isinstance(battery, int) and 0 < battery <= 100
+
+
+@pytest.mark.parametrize(("scenario", "top"), [("crossed_legs", "left"),
+                                               ("crossed_right", "right")])
+def test_a_crossing_on_the_mat_alone_still_alerts_the_lead_time_before_numbness(
+        tmp_path, scenario, top):
+    """No thigh units: the mat cannot see the fibular head nor tell for sure which leg is on
+    top, so both peroneal nerves get the top leg's load; the alert still comes the lead time
+    before the top leg would go numb, whichever leg the posture guessed."""
+    from edge.agent import replay_trace
+
+    trace = tmp_path / "mat-only.jsonl.gz"
+    write_simulated_trace(trace, Sitter(get_scenario(scenario, seed=3), weight_kg=70,
+                                        seat="hard", seed=3), imu_transport="none")
+    kept = Kept()
+    replay_trace(TraceReader(trace), load_config(None), [kept])
+    alerts = [e for e in kept.events if e["event"] == "alert" and e["kind"] == "numbness"]
+    assert alerts, "a crossing on the mat alone gets its alert"
+    numb_at = model_numbness_s(trace, f"peroneal_{top}")
+    assert alerts[0]["t"] <= numb_at - 180.0
+    assert alerts[0]["message"].startswith("Uncross your legs")

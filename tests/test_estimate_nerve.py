@@ -149,6 +149,23 @@ def test_crossed_loads_only_the_top_peroneal():
     assert out[1, right] == pytest.approx(out[0, left]) and out[1, left] == 0
 
 
+def test_a_crossing_without_the_thigh_units_loads_both_peroneal_nerves():
+    """The fibular head is off the mat, and without the thigh units the mat cannot tell for
+    sure which leg is on top: both legs get the top leg's load, so whichever it is, its
+    numbness is predicted (and an alert comes), never left out."""
+    kpa = simulated("crossed_left_over_right", 75)[:1]
+    sure = site_pressures(kpa, codes("crossed_left_over_right"), MAPPING)
+    unsure = site_pressures(kpa, codes("crossed_left_over_right"), MAPPING,
+                            unsure_top=np.array([True]))
+    left, right = SITE_INDEX["peroneal_left"], SITE_INDEX["peroneal_right"]
+    assert unsure[0, left] == unsure[0, right] == pytest.approx(sure[0, left])
+    others = [i for i in range(len(SITES)) if i not in (left, right)]
+    np.testing.assert_array_equal(unsure[0, others], sure[0, others])
+    upright = site_pressures(simulated("upright", 75)[:1], codes("upright"), MAPPING,
+                             unsure_top=np.array([True]))
+    assert upright[0, left] == upright[0, right] == 0  # only a crossing
+
+
 def test_tucked_foot_loads_that_side():
     kpa = simulated("foot_under_right", 75)[:1]
     upright = simulated("upright", 75)[:1]

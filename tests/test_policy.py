@@ -285,3 +285,13 @@ def test_a_leg_gone_numb_is_told_so_even_after_the_last_reminder():
     assert [a["reminder"] for a in said] == [0, 1, 2]  # the budget is spent
     numb = alerts(run(policy, [crossed(t, 0.0) for t in range(200, 400)]))
     assert len(numb) == 1 and numb[0]["numb"] and "numb now" in numb[0]["message"]
+
+
+def test_a_tie_between_the_legs_names_the_leg_the_posture_puts_at_risk():
+    """Without the thigh units a crossing loads both peroneal nerves alike: the alert names
+    the leg the posture has on top."""
+    both = [INF] * len(SITES)
+    both[SITES.index("peroneal_left")] = both[SITES.index("peroneal_right")] = 150.0
+    policy = Policy(PolicyConfig(), id_prefix="t")
+    [alert] = alerts(run(policy, [Second(0, "crossed_right_over_left", True, tuple(both))]))
+    assert alert["site"] == "peroneal_right" and "your right leg" in alert["message"]

@@ -259,7 +259,8 @@ class Estimator:
             for f in fields(SeatFeatures):
                 getattr(seat, f.name)[usable] = getattr(found, f.name)
         site = site_pressures(kpa if usable.any() else None, posture.astype(np.int64),
-                              self.mapping, pitch_mm=self.pitch_mm)
+                              self.mapping, pitch_mm=self.pitch_mm,
+                              unsure_top=~(present["imu_left"] | present["imu_right"]))
 
         return EstimateSeconds(
             t_s=feats.t_s, posture=posture.astype(np.int8), confidence=confidence,

@@ -117,7 +117,8 @@ def estimated_weight_kg(load_n: np.ndarray, mapping: NerveMapping) -> np.ndarray
 
 def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMapping, *,
                    weight_kg: float | np.ndarray | None = None,
-                   pitch_mm: float = 28.0) -> np.ndarray:
+                   pitch_mm: float = 28.0,
+                   unsure_top: np.ndarray | None = None) -> np.ndarray:
     """Tissue pressure (n, 6) in mmHg at each nerve site, in `SITES` order.
 
     `kpa`: seat pressure (n, rows, cols) in kPa (calibrated, zeroed), or None without a
@@ -133,7 +134,9 @@ def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMa
       these sites through the same terms.
     - Peroneal: 0 when sitting normally (the fibular head is off the seat). Crossed: the
       top leg's = `peroneal_attenuation` x its share of body weight resting on the other
-      knee over `crossed_contact_cm2`. Foot tucked: that leg's = `tucked_foot_attenuation`
+      knee over `crossed_contact_cm2`; where `unsure_top` (n,) is true (the thigh units are
+      missing: the mat cannot see the fibular head, nor tell which leg is on top for
+      sure), both legs' peroneal nerves get it, so the one on top is never left out. Foot tucked: that leg's = `tucked_foot_attenuation`
       x the peak pressure index of that side's half of the mat (the dorsum of the ankle
       on the seat), or without a mat the tucked share of body weight over
       `tucked_foot_contact_cm2`.
@@ -189,9 +192,11 @@ def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMa
     out[:, _THIGH] = thigh
     crossing = mapping.peroneal_attenuation * _surface_mmhg(
         mapping.crossed_leg_load_fraction, weight, mapping.crossed_contact_cm2)
+    unsure = np.zeros(n, bool) if unsure_top is None else np.asarray(unsure_top, bool)
     for code, top in _CROSSED_TOP:
         here = codes == code
         out[here, _PERONEAL[top]] = crossing[here]
+        out[here & unsure, _PERONEAL[1 - top]] = crossing[here & unsure]
     without_mat = _surface_mmhg(mapping.tucked_foot_load_fraction, weight,
                                 mapping.tucked_foot_contact_cm2)
     for code, tucked in _TUCKED:
