@@ -1,5 +1,6 @@
 """The mat as it is fitted: a mat laid the other way round (the cable at the back) is found
-from the sitter's load and read the right way round; a mirrored one is configured."""
+from the sitter's load, a mirrored one from the first crossings the thigh units see, and
+either is read the right way round; without the thigh units a mirror is configured."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_each_orientation_undoes_itself_and_the_back_carries_the_load():
     seated[0, 2:8, 4:12] = 4.0  # the thighs
     assert back_share(seated)[0] > 0.7
     assert back_share(orient(seated, "rotated_180"))[0] < 0.3
-    assert back_share(orient(seated, "mirrored"))[0] > 0.7  # a mirror is not seen
+    assert back_share(orient(seated, "mirrored"))[0] > 0.7  # a mirror is not seen in it
 
 
 def test_auto_decides_only_on_enough_seated_windows():
@@ -46,7 +47,10 @@ def test_auto_decides_only_on_enough_seated_windows():
         MatOrientation("upside_down")
 
 
-def accuracy(trace, orientation: str, scenario) -> tuple[float, tuple[str, bool]]:
+def accuracy(trace, orientation: str, scenario, *, after_s: float = 0.0
+             ) -> tuple[float, tuple[str, bool]]:
+    """Per-second posture accuracy outside transitions (from `after_s` on), and how the
+    estimator found the mat lying."""
     config = load_config(None)
     config = dataclasses.replace(config, mat=dataclasses.replace(
         config.mat, orientation=orientation, zero_file=""))
@@ -54,28 +58,59 @@ def accuracy(trace, orientation: str, scenario) -> tuple[float, tuple[str, bool]
     pipeline = Pipeline.for_sources(reader.header.sources, config, this_mat=True)
     seconds = EstimateSeconds.concat([pipeline.feed(batch)[0] for batch in batches(reader)]
                                      + [pipeline.finish()[0]])
-    steady = ~scenario.in_transition(seconds.t_s)
+    steady = ~scenario.in_transition(seconds.t_s) & (seconds.t_s >= after_s)
     right = seconds.posture_names == scenario.posture_at(seconds.t_s)
     return float(right[steady].mean()), pipeline.estimator.mat_orientation
 
 
 @pytest.mark.parametrize("body_model", ["standard", "anthropometric"])
-def test_a_mat_the_other_way_round_reads_as_well_as_one_the_right_way(tmp_path, body_model):
+def test_a_mat_laid_any_way_round_reads_as_well_as_one_the_right_way(tmp_path, body_model):
+    """Rotated: found from the load within the first seated minute. Mirrored: found from
+    the first crossings, with the thigh units. Configured: read right from the start."""
     scenario = get_scenario("all_postures", seed=4)
+    half = scenario.duration_s / 2
     results = {}
-    for lies in ("normal", "rotated_180", "mirrored"):
+    for lies in ORIENTATIONS:
         trace = tmp_path / f"{lies}.jsonl.gz"
         write_simulated_trace(trace, Sitter(scenario, seed=4, body_model=body_model,
-                                            mat_orientation=lies), duration_s=900)
-        results[lies, "auto"] = accuracy(trace, "auto", scenario)
+                                            mat_orientation=lies))
+        results[lies, "auto"] = accuracy(trace, "auto", scenario, after_s=half)
         results[lies, lies] = accuracy(trace, lies, scenario)
-    normal = results["normal", "auto"][0]
-    # Found and corrected: as good as the mat the right way round.
-    assert results["rotated_180", "auto"] == (pytest.approx(normal, abs=0.01),
-                                              ("rotated_180", True))
-    # Configured, every way it lies reads the same.
-    for lies in ("rotated_180", "mirrored"):
-        assert results[lies, lies][0] == pytest.approx(normal, abs=0.01)
-    # A mirror is not seen: configured, or left and right read swapped.
-    assert results["mirrored", "auto"][1] == ("normal", True)
-    assert results["mirrored", "auto"][0] < normal - 0.2
+    normal = results["normal", "auto"][0]  # the second half
+    for lies in ORIENTATIONS:
+        assert results[lies, "auto"] == (pytest.approx(normal, abs=0.01), (lies, True)), lies
+        assert results[lies, lies][0] == pytest.approx(results["normal", "normal"][0],
+                                                       abs=0.01), lies
+
+
+def test_without_the_thigh_units_a_mirror_is_not_seen(tmp_path):
+    scenario = get_scenario("all_postures", seed=4)
+    trace = tmp_path / "mirrored.jsonl.gz"
+    write_simulated_trace(trace, Sitter(scenario, seed=4, mat_orientation="mirrored"),
+                          imu_transport="none", duration_s=900)
+    wrong, found = accuracy(trace, "auto", scenario)
+    right, _ = accuracy(trace, "mirrored", scenario)
+    assert found == ("normal", False)  # the front is known, the sides are not
+    assert wrong < right - 0.2  # every lean, crossing and tucked foot on the wrong side
+
+
+def test_a_crossing_tells_left_from_right():
+    """The top thigh pitched up and its side's front half unloaded: as it should be; the
+    other side's front half unloaded instead: a mirror."""
+    crossed = np.zeros((1, 16, 16))
+    crossed[0, 10:14, 3:13] = 20.0  # the buttocks
+    crossed[0, 2:8, 9:13] = 4.0  # the bottom (right) thigh; the left one is lifted
+    pitch = np.array([[25.0, 0.0]])  # the left thigh on top
+    found = MatOrientation("auto")
+    found.observe(np.repeat(crossed, 20, axis=0))
+    assert found.decided and not found.sides_checked
+    assert not found.observe_crossings(np.repeat(crossed, 20, axis=0), np.repeat(pitch, 20, 0))
+    assert found.sides_checked and found.name == "normal"
+    mirrored = MatOrientation("auto")
+    mirrored.observe(np.repeat(crossed, 20, axis=0))
+    upright_pitch = np.zeros((20, 2))
+    assert not mirrored.observe_crossings(np.repeat(crossed[:, :, ::-1], 20, 0), upright_pitch)
+    assert not mirrored.sides_checked  # no crossing seen: nothing said of the sides
+    assert mirrored.observe_crossings(np.repeat(crossed[:, :, ::-1], 20, 0),
+                                      np.repeat(pitch, 20, 0))
+    assert mirrored.name == "mirrored"

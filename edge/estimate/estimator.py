@@ -202,9 +202,10 @@ class Estimator:
 
     @property
     def mat_orientation(self) -> tuple[str, bool]:
-        """How the mat lies as known now, and whether that is settled."""
+        """How the mat lies as known now, and whether that is settled (its front and back,
+        and its left and right: those only when the thigh units have seen a crossing)."""
         orientation = self.features.orientation
-        return orientation.name, orientation.decided
+        return orientation.name, orientation.decided and orientation.sides_checked
 
     @property
     def zero_offsets(self) -> np.ndarray | None:

@@ -9,8 +9,12 @@ zero stays in the mat's own cells, which is what `legwake calibrate` measures.
 `[mat] orientation` names the way it lies, or "auto": then the front and the back are
 told apart by the load, since a seated person puts most of it on the back half, under
 the ischial tuberosities (about 70 % on both body models in every posture, 67-93 %). A
-mirror (left and right swapped) cannot be seen in the load of a symmetric person and
-must be configured. Core code: numpy only.
+mirror (left and right swapped) cannot be seen in the load of a symmetric person; with
+both thigh units it shows in crossings: the top thigh pitches up 17-29 degrees more than
+the other, and lifts off the mat, so the front half of its side carries almost nothing
+(the front halves' load differs by 87-100 %, on both body models). A mat whose lifted
+side is the bottom thigh's is mirrored. Without the thigh units a mirror must be
+configured. Core code: numpy only.
 """
 
 from __future__ import annotations
@@ -34,6 +38,16 @@ to back as they should; below the second, the other way round; between, undecide
 SEATED_WINDOWS = 20
 """Seated windows (of at least SEATED_LOAD_N) it takes to decide, in "auto"."""
 SEATED_LOAD_N = 150.0
+CROSSING_PITCH_DEG = 12.0
+CROSSING_ASYMMETRY = 0.5
+"""A window counts as a crossing's evidence of left and right when the thighs' pitch
+differs by this much and the front halves' load by this share of their sum."""
+CROSSING_WINDOWS = 20
+MIRROR_AGREEMENT = 0.8
+"""Of the crossing windows, the share whose lifted side must be the bottom thigh's (a
+mirror) or the top thigh's (as it should be) to decide; between, it keeps looking."""
+_MIRRORED = {"normal": "mirrored", "mirrored": "normal", "rotated_180": "rotated_180_mirrored",
+             "rotated_180_mirrored": "rotated_180"}
 
 
 def orient(kpa: np.ndarray, name: str) -> np.ndarray:
@@ -70,8 +84,10 @@ class MatOrientation:
         self.setting = setting
         self.name = "normal" if setting == "auto" else setting
         self.decided = setting != "auto"
+        self.sides_checked = setting != "auto"  # left and right: configured, or seen
         self._cell_n = (pitch_mm * 1e-3) ** 2 * 1000.0  # N per kPa of one cell
         self._shares: list[float] = []
+        self._sides: list[bool] = []  # per crossing window: the lifted side is the top's
 
     def apply(self, kpa: np.ndarray) -> np.ndarray:
         return orient(kpa, self.name) if self.name != "normal" else kpa
@@ -92,3 +108,32 @@ class MatOrientation:
             self.name, self.decided = "rotated_180", True
         else:
             del self._shares[:-SEATED_WINDOWS]  # no clear answer yet: keep looking
+
+    def observe_crossings(self, kpa: np.ndarray, pitch_deg: np.ndarray) -> bool:
+        """Windows' mean maps (n, rows, cols), already `apply`-ed, and the thighs' pitch
+        (n, 2: left, right; nan where absent). In "auto", once the front is known, decides
+        whether left and right are swapped; True when it has just found them swapped (the
+        caller reads the maps from then on with the new `name`)."""
+        if self.sides_checked or not self.decided or not len(kpa):
+            return False
+        rows, cols = kpa.shape[1:]
+        front = np.nansum(kpa[:, : rows // 2], axis=1)
+        left = np.nansum(front[:, : cols // 2], axis=1)
+        right = np.nansum(front[:, cols - cols // 2:], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            asymmetry = (left - right) / (left + right)
+        lift = pitch_deg[:, 0] - pitch_deg[:, 1]  # > 0: the left thigh is the top one
+        clear = (np.abs(lift) >= CROSSING_PITCH_DEG) & (np.abs(asymmetry) >= CROSSING_ASYMMETRY)
+        # As it should be, the top thigh's front half carries less: opposite signs.
+        self._sides += (np.sign(lift[clear]) != np.sign(asymmetry[clear])).tolist()
+        if len(self._sides) < CROSSING_WINDOWS:
+            return False
+        agree = float(np.mean(self._sides))
+        if agree >= MIRROR_AGREEMENT:
+            self.sides_checked = True
+        elif agree <= 1 - MIRROR_AGREEMENT:
+            self.name, self.sides_checked = _MIRRORED[self.name], True
+            return True
+        else:
+            del self._sides[:-CROSSING_WINDOWS]
+        return False
