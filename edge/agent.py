@@ -15,6 +15,7 @@ and the policy's sitting start afresh after it, as when the agent starts.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,12 @@ from edge.sources.replay import batches
 from edge.sources.trace import TraceReader
 from edge.timefmt import iso_utc
 
+log = logging.getLogger(__name__)
+
 SENSORS = ("mat", "imu_left", "imu_right")
+MAT_LIES = {"normal": "the right way round", "rotated_180": "rotated by 180 degrees (the "
+            "cable at the back)", "mirrored": "turned over (left and right swapped)",
+            "rotated_180_mirrored": "with its front at the back (front and back swapped)"}
 THIGH_UNITS = ("imu_left", "imu_right")  # the battery-powered sensors
 MAX_FEED_S = 600.0
 """The longest stretch of a trace a replay hands the agent at once. A feed's seconds are
@@ -97,17 +103,41 @@ class Agent:
         self._events = 0
         self._last_t = 0.0
         self._last_window_s: float | None = None  # the end of the newest second decided
+        self._mat_lies: tuple[str, bool] = ("normal", False)
 
     # --- input ---------------------------------------------------------------------------
 
     def process(self, chunks: Iterable[Received]) -> Decisions:
         seconds, posture_events = self.pipeline.feed(chunks)
+        self._say_how_the_mat_lies()
         return self._decide(seconds, posture_events)
+
+    def _say_how_the_mat_lies(self) -> None:
+        """Once [mat] orientation = "auto" has found how the mat lies, say so (once for its
+        front and back, once more when a crossing has shown its left and right)."""
+        found = self.pipeline.estimator.mat_orientation
+        if found == self._mat_lies:
+            return
+        name, settled = found
+        orientation = self.pipeline.estimator.features.orientation
+        before, _ = self._mat_lies
+        self._mat_lies = found
+        if orientation.setting != "auto" or not orientation.decided:
+            return
+        if settled and name == before and name != "normal":
+            log.info("the mat's left and right are as they should be (seen when the legs"
+                     " crossed)")
+        elif settled or name != "normal":
+            log.info("the mat lies %s%s%s", MAT_LIES[name],
+                     "" if name == "normal" else "; it is read the right way round",
+                     "" if settled else " (its left and right not yet seen: the thigh units"
+                     " show them when the legs cross)")
 
     def finish(self) -> Decisions:
         """The end of the data (a replay) or a clean stop: the last partial second, and the
         alerts still followed and the minute still open, as they stand."""
         seconds, posture_events = self.pipeline.finish()
+        self._say_how_the_mat_lies()
         return self._decide(seconds, posture_events, final=True)
 
     def command(self, kind: str, *, alert_id: str | None = None,

@@ -114,3 +114,21 @@ def test_a_crossing_tells_left_from_right():
     assert mirrored.observe_crossings(np.repeat(crossed[:, :, ::-1], 20, 0),
                                       np.repeat(pitch, 20, 0))
     assert mirrored.name == "mirrored"
+
+
+def test_the_agent_says_how_the_mat_lies_once_it_knows(tmp_path, caplog):
+    import logging
+
+    from edge.agent import replay_trace
+
+    caplog.set_level(logging.INFO, logger="edge.agent")
+    trace = tmp_path / "rotated.jsonl.gz"
+    write_simulated_trace(trace, Sitter(get_scenario("crossed_legs", seed=2), seed=2,
+                                        mat_orientation="rotated_180"), duration_s=1200)
+    replay_trace(TraceReader(trace), load_config(None))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("the mat")]
+    assert said == ["the mat lies rotated by 180 degrees (the cable at the back); it is read "
+                    "the right way round (its left and right not yet seen: the thigh units "
+                    "show them when the legs cross)",
+                    "the mat's left and right are as they should be (seen when the legs "
+                    "crossed)"]
