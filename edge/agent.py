@@ -104,6 +104,7 @@ class Agent:
         self._last_t = 0.0
         self._last_window_s: float | None = None  # the end of the newest second decided
         self._mat_lies: tuple[str, bool] = ("normal", False)
+        self._mirror_said = False
 
     # --- input ---------------------------------------------------------------------------
 
@@ -115,7 +116,15 @@ class Agent:
     def _say_how_the_mat_lies(self) -> None:
         """Once [mat] orientation = "auto" has found how the mat lies, say so (once for its
         front and back, once more when a crossing has shown its left and right)."""
-        found = self.pipeline.estimator.mat_orientation
+        estimator = self.pipeline.estimator
+        if estimator.mat_mirror_suspected and not self._mirror_said:
+            self._mirror_said = True
+            name = estimator.mat_orientation[0]
+            log.warning("the mat seems to lie turned over (left and right swapped: the thigh"
+                        " on top in crossed legs is the one the mat sees loaded); if so, set"
+                        ' [mat] orientation = "%s"', "mirrored" if name == "normal"
+                        else "rotated_180_mirrored")
+        found = estimator.mat_orientation
         if found == self._mat_lies:
             return
         name, settled = found

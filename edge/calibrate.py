@@ -137,9 +137,8 @@ def orientation_report(found: str, share: float, setting: str) -> str:
                else "its front is at the back (rotated by 180 degrees, the cable at the back)"))
     if setting == "auto":
         return seen + ('; [mat] orientation = "auto" follows it. A mat turned over (left and '
-                       'right swapped) does not show in this load: the agent finds it from '
-                       'the first crossed legs the thigh units see; without them, set '
-                       '"mirrored" then.')
+                       'right swapped) does not show in this load: set "mirrored" then (the '
+                       'agent warns when the crossed legs the thigh units see suggest it).')
     rows_reversed = ORIENTATIONS[setting][0]
     if rows_reversed == (found == "rotated_180"):
         return seen + f'; [mat] orientation = "{setting}" agrees.'

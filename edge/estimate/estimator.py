@@ -203,9 +203,14 @@ class Estimator:
     @property
     def mat_orientation(self) -> tuple[str, bool]:
         """How the mat lies as known now, and whether that is settled (its front and back,
-        and its left and right: those only when the thigh units have seen a crossing)."""
+        and its left and right: those only when the thigh units have seen crossings)."""
         orientation = self.features.orientation
         return orientation.name, orientation.decided and orientation.sides_checked
+
+    @property
+    def mat_mirror_suspected(self) -> bool:
+        """Crossings say the mat's left and right are swapped ("auto" does not act on it)."""
+        return self.features.orientation.mirror_suspected
 
     @property
     def zero_offsets(self) -> np.ndarray | None:

@@ -195,10 +195,8 @@ class FeatureStage:
             pitch[:, side] = values[:, 0]
             motion[:, side] = np.where(present, stats.gyro_rms, np.nan)
 
-        if kpa_mean is not None and self.orientation.observe_crossings(kpa_mean, pitch):
-            # Left and right are swapped: from the next feed on the maps read the other
-            # way; this feed's windows already have their features.
-            self._last_kpa = None
+        if kpa_mean is not None:
+            self.orientation.observe_crossings(kpa_mean, pitch)
         return WindowFeatures(
             t_s=win.end_s, features=features, present=dict(win.present), kpa=kpa_mean,
             seat_load_n=seat_load, ischial_row=isch_row, row_load_n=row_load,

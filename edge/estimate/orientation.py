@@ -13,8 +13,11 @@ mirror (left and right swapped) cannot be seen in the load of a symmetric person
 both thigh units it shows in crossings: the top thigh pitches up 17-29 degrees more than
 the other, and lifts off the mat, so the front half of its side carries almost nothing
 (the front halves' load differs by 87-100 %, on both body models). A mat whose lifted
-side is the bottom thigh's is mirrored. Without the thigh units a mirror must be
-configured. Core code: numpy only.
+side is the bottom thigh's is mirrored. That evidence is only suspected, never acted on:
+a tucked foot misread as a crossing (which the posture model does on a body it was not
+fitted to) votes the wrong way, and reading every side swapped by mistake is worse than
+saying so. So a mirror is configured; "auto" says when it suspects one. Core code:
+numpy only.
 """
 
 from __future__ import annotations
@@ -42,12 +45,12 @@ CROSSING_PITCH_DEG = 12.0
 CROSSING_ASYMMETRY = 0.5
 """A window counts as a crossing's evidence of left and right when the thighs' pitch
 differs by this much and the front halves' load by this share of their sum."""
-CROSSING_WINDOWS = 20
-MIRROR_AGREEMENT = 0.8
-"""Of the crossing windows, the share whose lifted side must be the bottom thigh's (a
-mirror) or the top thigh's (as it should be) to decide; between, it keeps looking."""
-_MIRRORED = {"normal": "mirrored", "mirrored": "normal", "rotated_180": "rotated_180_mirrored",
-             "rotated_180_mirrored": "rotated_180"}
+CROSSING_WINDOWS = 120
+MIRROR_AGREEMENT = 0.9
+"""Of at least CROSSING_WINDOWS crossing windows, the share whose lifted side must be the
+bottom thigh's for a mirror to be suspected, or the top thigh's for the sides to count as
+seen right; between, it keeps looking (every vote counts: one tucked foot misread as a
+crossing does not outvote the crossings of a day)."""
 
 
 def orient(kpa: np.ndarray, name: str) -> np.ndarray:
@@ -84,7 +87,8 @@ class MatOrientation:
         self.setting = setting
         self.name = "normal" if setting == "auto" else setting
         self.decided = setting != "auto"
-        self.sides_checked = setting != "auto"  # left and right: configured, or seen
+        self.sides_checked = setting != "auto"  # left and right: configured, or seen right
+        self.mirror_suspected = False  # the crossings say left and right are swapped
         self._cell_n = (pitch_mm * 1e-3) ** 2 * 1000.0  # N per kPa of one cell
         self._shares: list[float] = []
         self._sides: list[bool] = []  # per crossing window: the lifted side is the top's
@@ -109,13 +113,13 @@ class MatOrientation:
         else:
             del self._shares[:-SEATED_WINDOWS]  # no clear answer yet: keep looking
 
-    def observe_crossings(self, kpa: np.ndarray, pitch_deg: np.ndarray) -> bool:
+    def observe_crossings(self, kpa: np.ndarray, pitch_deg: np.ndarray) -> None:
         """Windows' mean maps (n, rows, cols), already `apply`-ed, and the thighs' pitch
-        (n, 2: left, right; nan where absent). In "auto", once the front is known, decides
-        whether left and right are swapped; True when it has just found them swapped (the
-        caller reads the maps from then on with the new `name`)."""
-        if self.sides_checked or not self.decided or not len(kpa):
-            return False
+        (n, 2: left, right; nan where absent). In "auto", once the front is known, checks
+        whether left and right are as they should be (`sides_checked`) or look swapped
+        (`mirror_suspected`); the map is read as before either way."""
+        if self.sides_checked or self.mirror_suspected or not self.decided or not len(kpa):
+            return
         rows, cols = kpa.shape[1:]
         front = np.nansum(kpa[:, : rows // 2], axis=1)
         left = np.nansum(front[:, : cols // 2], axis=1)
@@ -127,13 +131,9 @@ class MatOrientation:
         # As it should be, the top thigh's front half carries less: opposite signs.
         self._sides += (np.sign(lift[clear]) != np.sign(asymmetry[clear])).tolist()
         if len(self._sides) < CROSSING_WINDOWS:
-            return False
+            return
         agree = float(np.mean(self._sides))
         if agree >= MIRROR_AGREEMENT:
             self.sides_checked = True
         elif agree <= 1 - MIRROR_AGREEMENT:
-            self.name, self.sides_checked = _MIRRORED[self.name], True
-            return True
-        else:
-            del self._sides[:-CROSSING_WINDOWS]
-        return False
+            self.mirror_suspected = True
