@@ -3,6 +3,7 @@ log file beside them, waited for over HTTP, stopped as a person would (SIGINT)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -38,3 +39,14 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 3
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer: {log.read_text()}")
+
+
+async def until(predicate, agent: asyncio.Task, timeout: float = 20.0) -> None:
+    """Until `predicate()` holds, while the in-process `agent` task runs: its failure is
+    raised at once, rather than waited out."""
+    async def poll() -> None:
+        while not predicate():
+            if agent.done():
+                agent.result()
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(poll(), timeout)

@@ -25,6 +25,7 @@ from firmware_sim.radio import SimRadio
 from firmware_sim.scenario import Scenario, get_scenario
 from firmware_sim.seatmat import PtySeatMat, SeatMatFirmware
 from firmware_sim.simulation import UNIT_ADDRESSES, Sitter, write_simulated_trace
+from tests import running
 from tests.kept import Kept
 from tests.mosquitto import Mosquitto, Subscriber
 
@@ -130,13 +131,8 @@ def test_serial_port_vanishing_and_ble_link_dropping_are_marked_not_alerted(tmp_
                                                        clock=live.scaled_clock(speed),
                                                        extra_sinks=[events]))
 
-            async def until(predicate, timeout: float = 20.0) -> None:
-                async def poll() -> None:
-                    while not predicate():
-                        if agent.done():
-                            agent.result()
-                        await asyncio.sleep(0.05)
-                await asyncio.wait_for(poll(), timeout)
+            def until(predicate, timeout: float = 20.0):
+                return running.until(predicate, agent, timeout)
 
             def seen(sensor: str, phase: str) -> bool:
                 return any(e["event"] == "sensor" and e["sensor"] == sensor

@@ -18,6 +18,7 @@ from edge import live
 from edge.config import load_config
 from firmware_sim.scenario import get_scenario
 from firmware_sim.simulation import Sitter
+from tests import running
 from tests.kept import Kept
 from tests.mosquitto import Subscriber
 from tests.push_endpoint import PushEndpoint
@@ -45,13 +46,8 @@ def test_a_crossed_legs_alert_is_pushed_buzzed_retried_and_paused(tmp_path, brok
         agent = asyncio.create_task(live.run_simulated(config, stop, sitter, speed=SPEED,
                                                        extra_sinks=[events]))
 
-        async def until(predicate, timeout: float = 90.0) -> None:
-            async def poll() -> None:
-                while not predicate():
-                    if agent.done():
-                        agent.result()
-                    await asyncio.sleep(0.05)
-            await asyncio.wait_for(poll(), timeout)
+        def until(predicate, timeout: float = 90.0):
+            return running.until(predicate, agent, timeout)
 
         try:
             await until(lambda: len(endpoint.received) >= 1)
