@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.atomic import replace_text
 from edge.calibration import Calibration
 from edge.config import Config
 from edge.decode import Decoders
@@ -45,9 +46,7 @@ def save(path: str | os.PathLike[str], offsets: np.ndarray,
                 "baseline": asdict(baseline) if baseline else None}
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    partial.write_text(json.dumps(document, indent=1), encoding="utf-8")
-    os.replace(partial, target)
+    replace_text(target, json.dumps(document, indent=1))
 
 
 def load(path: str | os.PathLike[str]) -> tuple[np.ndarray | None, UprightBaseline | None]:

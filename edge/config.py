@@ -35,6 +35,7 @@ from typing import Any, ClassVar, TypeGuard
 from edge.calibration import DEFAULT_TABLE
 
 __all__ = [
+    "ALERT_KINDS",
     "COMMANDS",
     "DEFAULT_CALIBRATION",
     "BleConfig",
@@ -637,6 +638,7 @@ class PolicyConfig(_Validated):
 
 
 ALERT_KINDS = ("numbness", "break")
+"""The kinds of alert the policy raises (edge/policy.py), for the settings that choose them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.agent import Agent, Sink, session_prefix
+from edge.atomic import replace_text
 from edge.config import Config
 from edge.model import warmup
 from edge.nudge.haptic import HapticSink
@@ -189,11 +189,8 @@ class _PauseState:
                  if forever else f"paused until {until:%H:%M} UTC")
 
     def _keep(self, paused: bool, until: str | None) -> None:
-        partial = self.path.with_name(self.path.name + ".partial")
         try:
-            partial.write_text(json.dumps({"paused": paused, "until": until}),
-                               encoding="utf-8")
-            os.replace(partial, self.path)
+            replace_text(self.path, json.dumps({"paused": paused, "until": until}))
         except OSError as error:  # the pause still holds; only a restart forgets it
             log.warning("%s: cannot keep the pause (%s)", self.path, error)
 

@@ -59,7 +59,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.config import DashboardConfig, DeskConfig, MqttConfig
+from edge.atomic import replace_text
+from edge.config import ALERT_KINDS, DashboardConfig, DeskConfig, MqttConfig
 from edge.estimate.labels import POSTURES, SEATED, SITES
 from edge.outbox import Outbox, OutboxMessage
 from edge.payloads import (
@@ -105,7 +106,6 @@ TICK_S = 1.0
 
 SENSOR_HEALTH = ("ok", "stale", "missing")
 SENSORS = ("mat", "imu_left", "imu_right")
-ALERT_KINDS = ("numbness", "break")
 
 
 class PublisherError(RuntimeError):
@@ -1098,22 +1098,7 @@ class _AnnouncedTopic:
         if topic is None:
             self.path.unlink(missing_ok=True)
             return
-        partial = self.path.with_name(self.path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as file:
-            file.write(topic + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, self.path)
-        try:  # the rename itself on disk
-            directory = os.open(self.path.parent, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(directory)
-        except OSError:
-            pass
-        finally:
-            os.close(directory)
+        replace_text(self.path, topic + "\n")
 
 
 # --- the connection, shared with the fleet collector (edge/collect.py) ------------------------

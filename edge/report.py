@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.config import EstimateConfig
+from edge.config import ALERT_KINDS, EstimateConfig
 from edge.estimate.labels import POSTURES, SEATED, SITES
 from edge.store import newer_schema
 
@@ -47,7 +47,6 @@ one can say the person sat through them."""
 SEATED_POSTURES = tuple(p for p in POSTURES if p in SEATED)
 LEGS = {"left": tuple(s for s in SITES if s.endswith("_left")),
         "right": tuple(s for s in SITES if s.endswith("_right"))}
-ALERT_KINDS = ("numbness", "break")
 SENSOR_NAMES = {"mat": "seat mat", "imu_left": "left thigh unit", "imu_right": "right thigh unit"}
 
 POSTURE_NAMES = {
