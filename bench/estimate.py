@@ -46,6 +46,7 @@ from edge.config import EstimateConfig
 from edge.decode import Decoders
 from edge.estimate.estimator import EstimateSeconds, Estimator
 from edge.estimate.labels import CROSSED, POSTURE_INDEX, POSTURES, SEATED
+from edge.estimate.person import PersonReference
 from edge.estimate.posture import PostureModel
 from edge.sources.replay import batches
 from edge.sources.trace import TraceReader
@@ -56,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 CACHE = Path(tempfile.gettempdir()) / "legwake-bench-estimate"
 EXCLUDE_S = 3.0  # around each transition
+CALIBRATION_WINDOWS = 60  # the upright seconds a calibration measures the sitter in
 CROSSING_DEADLINE_S = 5.0
 MODES = {
     "all": {"mat": True, "imu_left": True, "imu_right": True},
@@ -110,10 +112,10 @@ def trace_for(name: str, seed: int, weight: float, seat: str, body: str = "stand
     return path
 
 
-def posture_model(path: Path | None) -> PostureModel:
+def posture_model(path: Path | None, person: bool = False) -> PostureModel:
     """The posture model in a file bench/train_posture.py wrote (None: the shipped one)."""
     if path is None:
-        return PostureModel.default()
+        return PostureModel.default_person() if person else PostureModel.default()
     spec = importlib.util.spec_from_file_location(f"posture_params_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -121,29 +123,37 @@ def posture_model(path: Path | None) -> PostureModel:
     return PostureModel.from_module(module)
 
 
-def fitted_on(body: str) -> Path | None:
-    """The posture model fitted on `body`: the shipped one for the standard model, else
-    trained once into bench/out/."""
+def fitted_on(body: str, person: bool = False) -> Path | None:
+    """The posture model (or with `person` the person model) fitted on `body`: the
+    shipped one for the standard model, else trained once into bench/out/."""
     if body == "standard":
         return None
-    path = OUT / f"posture_params_{body}.py"
+    path = OUT / (f"posture_params_person_{body}.py" if person else f"posture_params_{body}.py")
     if not path.exists():
         from train_posture import train  # beside this script; only when a fit is missing
 
-        print(f"fitting the posture model on the {body} body model (seeds 1-20) ...",
-              flush=True)
-        train(20, body, path)
+        print(f"fitting the {'person' if person else 'posture'} model on the {body} body "
+              f"model (seeds 1-20) ...", flush=True)
+        train(20, body, path, person=person)
     return path
 
 
-def replay(path: Path, modes: list[str], model: PostureModel | None = None
+def replay(path: Path, modes: list[str], model: PostureModel | None = None,
+           person_model: PostureModel | None = None, person: str = "online",
+           references: dict[str, PersonReference] | None = None, keep_features: bool = False
            ) -> tuple[dict[str, EstimateSeconds], dict[str, float], float]:
-    """Every mode's estimates of one trace, seconds spent in each, and decode seconds."""
+    """Every mode's estimates of one trace, seconds spent in each, and decode seconds.
+
+    `person`: "none" (the general model only), "online" (the sitter's upright learnt from
+    the first still upright minutes) or "calibrated" (`references`, per mode)."""
     reader = TraceReader(path)
     decoders = Decoders(reader.header.sources)
     seat = reader.header.meta.get("seat", "cushioned")
     estimators = {m: Estimator(EstimateConfig(), mat_calibration=Calibration(),
-                               present=MODES[m], seat=seat, model=model) for m in modes}
+                               present=MODES[m], seat=seat, model=model,
+                               person_model=person_model, learn_person=person == "online",
+                               person=(references or {}).get(m), keep_features=keep_features)
+                  for m in modes}
     parts: dict[str, list[EstimateSeconds]] = {m: [] for m in modes}
     spent = dict.fromkeys(modes, 0.0)
     decode_s = 0.0
@@ -357,21 +367,39 @@ def report(mode: str, tally: Tally, traces: int) -> None:
           f"({tally.spent_s / max(tally.trace_s / 3600, 1e-9):.2f} s per hour, one core)")
 
 
+def calibration_references(path: Path, scenario: Scenario, modes: list[str]
+                           ) -> dict[str, PersonReference]:
+    """Per mode, what a calibration would measure: the features of the sitting's first
+    `CALIBRATION_WINDOWS` upright seconds."""
+    results, _, _ = replay(path, modes, person="none", keep_features=True)
+    out = {}
+    for m, est in results.items():
+        truth, _, scored = truth_at(scenario, est.t_s)
+        upright = np.flatnonzero(scored & (truth == POSTURE_INDEX["upright"]))
+        assert est.features is not None
+        out[m] = PersonReference.from_windows(est.features[upright[:CALIBRATION_WINDOWS]])
+    return out
+
+
 def evaluate(sittings: list[tuple[str, int, float, str]], modes: list[str], *,
-             body: str = "standard", params: Path | None = None, figures: str = ""
-             ) -> dict[str, Tally]:
-    """Score the estimator (posture model from `params`) on `sittings` of `body`; print
-    each sitting, then each mode's tables; figures to bench/out/confusion<figures>*.png."""
+             body: str = "standard", params: Path | None = None, figures: str = "",
+             person: str = "online", person_params: Path | None = None) -> dict[str, Tally]:
+    """Score the estimator (posture model from `params`, person model from
+    `person_params`) on `sittings` of `body`; print each sitting, then each mode's tables;
+    figures to bench/out/confusion<figures>*.png."""
     model = posture_model(params)
+    person_model = posture_model(person_params, person=True)
     tallies = {m: Tally() for m in modes}
     decode_total = 0.0
     for name, seed, weight, seat in sittings:
         t0 = time.perf_counter()
         path = trace_for(name, seed, weight, seat, body)
         made = time.perf_counter() - t0
-        results, spent, decode_s = replay(path, modes, model)
-        decode_total += decode_s
         scenario = get_scenario(name, seed)
+        references = calibration_references(path, scenario, modes) \
+            if person == "calibrated" else None
+        results, spent, decode_s = replay(path, modes, model, person_model, person, references)
+        decode_total += decode_s
         for m in modes:
             tallies[m].trace_s += scenario.duration_s
             tallies[m].spent_s += spent[m]
@@ -406,6 +434,9 @@ def main() -> None:
                         help="the body model to score on")
     parser.add_argument("--params", type=Path, default=None,
                         help="a posture model written by bench/train_posture.py --out")
+    parser.add_argument("--person", choices=("none", "online", "calibrated"), default="online",
+                        help="the sitter's own upright: not used, learnt online (as "
+                             "shipped), or measured as a calibration would")
     parser.add_argument("--leave-one-out", action="store_true",
                         help="fit on each body model, score on each other one")
     args = parser.parse_args()
@@ -418,23 +449,26 @@ def main() -> None:
     if not args.leave_one_out:
         print(f"{len(sittings)} held-out sittings (seeds >= 1000) of the {args.body} body "
               f"model, modes: {', '.join(modes)}")
-        evaluate(sittings, modes, body=args.body, params=args.params,
+        evaluate(sittings, modes, body=args.body, params=args.params, person=args.person,
                  figures="" if args.body == "standard" and args.params is None
                  else f"_{args.body}")
     else:
         summary = []
         for fit in BODY_MODELS:
             params = fitted_on(fit)
+            person_params = fitted_on(fit, person=True) if args.person != "none" else None
             for body in BODY_MODELS:
                 if body == fit:
                     continue
                 print(f"\n##### fitted on the {fit} body model, scored on the {body} one: "
                       f"{len(sittings)} held-out sittings, modes: {', '.join(modes)}")
                 tallies = evaluate(sittings, modes, body=body, params=params,
-                                   figures=f"_fit_{fit}_score_{body}")
+                                   person=args.person, person_params=person_params,
+                                   figures=f"_fit_{fit}_score_{body}_{args.person}")
                 c = tallies[modes[0]].confusion
                 per = [c[i, i] / c[i].sum() for i in range(len(POSTURES)) if c[i].sum()]
-                summary.append(f"fitted on {fit:>14}, scored on {body:>14} ({modes[0]}): "
+                summary.append(f"fitted on {fit:>14}, scored on {body:>14} ({modes[0]}, "
+                               f"person {args.person}): "
                                f"accuracy {np.trace(c) / max(c.sum(), 1):.4f}, worst posture "
                                f"{min(per):.4f} (targets: 0.95, every posture 0.90)")
         print("\n" + "\n".join(summary))

@@ -22,11 +22,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from firmware_sim import variety as _variety
 from firmware_sim.scenario import (
     ACTIVITIES,
     POSTURES,
@@ -165,6 +166,7 @@ def _sample_index(t: np.ndarray) -> np.ndarray:
 (_S_ANATOMY, _S_SEGMENT, _S_MAT_CELLS, _S_MAT_NOISE, _S_DRIFT, _S_NOISY_GATE,
  _S_NOISY_NOISE) = range(7)
 _S_MOTION, _S_SHARED_MOTION, _S_IMU_NOISE, _S_GYRO_DRIFT = range(7, 11)
+_S_VARIETY, _S_VARIETY_SEGMENT = range(11, 13)
 
 
 # Knot spacing of the movement noise: per leg slow drift, sway, fidget (pitch, roll, yaw);
@@ -385,7 +387,9 @@ class Body:
 
     `cell_drift` and `noisy_cells` switch the mat's slow per-cell offset drift and its
     few intermittently noisy cells (on by default, as on a real mat) so that tests can
-    look at the signal without them.
+    look at the signal without them. `variety` draws the person, the seat and the fitting
+    from much wider ranges (`firmware_sim.variety`), for fitting a posture model that has
+    to hold on bodies it was not fitted to.
     """
 
     weight_kg: float
@@ -396,7 +400,9 @@ class Body:
     pitch_mm: float = 28.0
     cell_drift: bool = True
     noisy_cells: bool = True
+    variety: bool = False
     anatomy: Anatomy = field(init=False, repr=False, compare=False)
+    fit: _variety.Fitting | None = field(init=False, repr=False, compare=False)
     _cell_gain: np.ndarray = field(init=False, repr=False, compare=False)
     _drift_base: np.ndarray = field(init=False, repr=False, compare=False)
     _drift_swing: np.ndarray = field(init=False, repr=False, compare=False)
@@ -424,7 +430,19 @@ class Body:
         u = _unit(_hash(_key(self.seed, _S_MAT_CELLS), np.arange(4 * cells + 3))).reshape(-1)
         noisy = np.unique((u[4 * cells:] * cells).astype(np.int64))
         set_ = object.__setattr__
-        set_(self, "anatomy", _anatomy(self.seed, float(self.weight_kg)))
+        anatomy = _anatomy(self.seed, float(self.weight_kg))
+        fit = None
+        if self.variety:
+            fit = _variety.fitting(_unit(_hash(_key(self.seed, _S_VARIETY), np.arange(24))))
+            anatomy = replace(
+                anatomy, mount_deg=fit.mount_deg,
+                tissue_scale=anatomy.tissue_scale * fit.tissue,
+                it_sigma_scale=anatomy.it_sigma_scale * fit.it_sigma,
+                it_share_scale=anatomy.it_share_scale * fit.it_share,
+                load_asymmetry=anatomy.load_asymmetry + fit.asymmetry,
+                thigh_contact_mm=fit.thigh_contact_mm, seated_pitch_deg=fit.seated_pitch_deg)
+        set_(self, "anatomy", anatomy)
+        set_(self, "fit", fit)
         set_(self, "_cell_gain", 0.97 + 0.06 * u[:cells])  # cell-to-cell sensitivity, +-3%
         set_(self, "_drift_base", 2.0 + 22.0 * u[cells:2 * cells])
         set_(self, "_drift_swing", 8.0 + 22.0 * u[2 * cells:3 * cells])
@@ -436,8 +454,11 @@ class Body:
 
     def describe(self) -> dict[str, Any]:
         """The sitter as JSON-ready data (for a trace header's meta)."""
-        return {"weight_kg": float(self.weight_kg), "seat": self.seat, "seed": self.seed,
-                "rows": self.rows, "cols": self.cols, "pitch_mm": float(self.pitch_mm)}
+        out = {"weight_kg": float(self.weight_kg), "seat": self.seat, "seed": self.seed,
+               "rows": self.rows, "cols": self.cols, "pitch_mm": float(self.pitch_mm)}
+        if self.fit is not None:
+            out["variety"] = {k: getattr(self.fit, k) for k in self.fit.__slots__}
+        return out
 
     def pressure_kpa(self, scenario: Scenario, t_s: np.ndarray) -> np.ndarray:
         """The true seat interface pressure (n, rows, cols) in kPa, averaged over each cell."""
@@ -540,8 +561,15 @@ class Body:
 
     def _segment_uniforms(self, segments: np.ndarray) -> np.ndarray:
         """Per-segment variation (how this person sits down this time), (n, 16) in [0, 1)."""
-        index = (np.asarray(segments, dtype=np.int64)[:, None] * 16 + np.arange(16)).ravel()
-        return _unit(_hash(_key(self.seed, _S_SEGMENT), index)).reshape(-1, 16)
+        segments = np.asarray(segments, dtype=np.int64)
+        index = (segments[:, None] * 16 + np.arange(16)).ravel()
+        u = _unit(_hash(_key(self.seed, _S_SEGMENT), index)).reshape(-1, 16)
+        if not self.variety:
+            return u
+        draws = _variety.SEGMENT_DRAWS
+        index = (segments[:, None] * draws + np.arange(draws)).ravel()
+        v = _unit(_hash(_key(self.seed, _S_VARIETY_SEGMENT), index)).reshape(-1, draws)
+        return np.concatenate([u, v], axis=1)
 
     def _prepare(self, scenario: Scenario) -> _Timeline:
         a = self.anatomy
@@ -619,12 +647,19 @@ class Body:
                 pitch += 1.5
         elif posture == _SLOUCHED:
             pitch -= 8.0 + 6.0 * strength
+            if self.variety:
+                pitch += _variety.slouch_knee_deg(u[16:])
             roll -= out * 3.0
             yaw = out * 10.0 + jitter_yaw
             hip = (0.06, out * a.hip_half_width_m, 0.46)
         elif posture in (_CROSS_L, _CROSS_R):
             top = 0 if posture == _CROSS_L else 1
-            if leg == top:  # lifted over the other knee, rolled and turned toward it
+            if self.variety and _variety.figure_four(u[16:]) and leg == top:
+                # The ankle on the other knee: the thigh near level, rolled and turned out.
+                pitch = 6.0 + 10.0 * strength + jitter_pitch
+                roll = -out * (30.0 + 20.0 * u[11]) + jitter_roll
+                yaw = out * (20.0 + 15.0 * u[12]) + jitter_yaw
+            elif leg == top:  # lifted over the other knee, rolled and turned toward it
                 pitch = 22.0 + 10.0 * strength + jitter_pitch
                 roll = out * (15.0 + 10.0 * u[11]) + jitter_roll
                 yaw = -out * (12.0 + 8.0 * u[12]) + jitter_yaw
@@ -668,6 +703,8 @@ class Body:
                 angles[1] = angles[1] + droll * d
         rot = _rotation_rows(np.radians(angles[1]), -np.radians(angles[0]), np.radians(angles[2]))
         r = self.anatomy.sensor_from_hip_m
+        if self.fit is not None:
+            r += self.fit.along_thigh_m[leg]
         position = [hip[k] + r * rot[k][0] for k in range(3)]
         return rot, position
 
@@ -835,13 +872,17 @@ class Body:
         if posture == _UPRIGHT:
             load = _LOAD_UPRIGHT.copy()
         elif posture in (_LEAN_L, _LEAN_R):
-            load = _LOAD_UPRIGHT + (0.85 + 0.45 * strength) * (_LOAD_LEANING_LEFT - _LOAD_UPRIGHT)
+            lean = _variety.lean_factor(u[16:]) if self.variety else 0.85 + 0.45 * strength
+            load = _LOAD_UPRIGHT + lean * (_LOAD_LEANING_LEFT - _LOAD_UPRIGHT)
             mid += (8.0 + 8.0 * strength) * (1 if mirrored else -1)
         elif posture == _SLOUCHED:
             load = _LOAD_SLOUCHED.copy()
             y_it -= 40.0 + 30.0 * strength  # the pelvis slides forward and rolls back
             slope = [0.5, 0.5]
             reach = [0.55 + 0.15 * u[6]] * 2  # the thighs slope down to the knees: less contact
+            if self.variety:
+                reach = [_variety.slouch_reach(u[16:])] * 2
+                load[6] *= _variety.sacrum_scale(u[16:])
         elif posture in (_CROSS_L, _CROSS_R):
             load = _LOAD_CROSSED_LEFT.copy()
             mid += 6.0 * (-1 if mirrored else 1)  # toward the bottom leg
@@ -849,16 +890,27 @@ class Body:
             reach[side] = 0.34 + 0.06 * strength  # the top thigh leaves the seat early
             narrow[side] = 0.8
             turn[side] = math.radians(10.0)
+            if self.variety and _variety.figure_four(u[16:]):
+                # The top thigh, rolled out, rests its outer side on the seat further on.
+                reach[side] = 0.5 + 0.25 * strength
+                narrow[side] = 0.65
+                turn[side] = -math.radians(8.0)
+                load[4], load[5] = 0.12, 0.24  # (the left leg on top, before mirroring)
             slope[1 - side] = -0.25  # the bottom thigh carries the top leg near the knee
             knee_in[1 - side] = 12.0
         else:  # foot tucked under
             load = _LOAD_FOOT_LEFT.copy()
+            if self.variety:
+                load[7] *= _variety.foot_scale(u[16:])
         if mirrored:
             load = load[_MIRROR]
 
         # Weight, the person and the seat change how much the tuberosities take.
         it_share = scale**-0.25 * a.it_share_scale * seat.it_share
         load[[0, 1]] *= it_share
+        if self.variety:
+            load[[4, 5]] *= _variety.thigh_scale(u[16:]) * (self.fit.thigh_share
+                                                              if self.fit else 1.0)
         rest = [2, 3, 4, 5, 6, 7]
         load[rest] *= (1.0 - load[[0, 1]].sum()) / load[rest].sum()
         load[_LEFT_COMPONENTS] *= 1.0 + asymmetry
@@ -886,7 +938,8 @@ class Body:
         if posture in (_FOOT_L, _FOOT_R):
             sign = -1.0 if side == 0 else 1.0
             it_x = components[side][1][0]
-            foot = (it_x + sign * 6.0, y_it - 62.0 - 20.0 * u[5])
+            foot = (it_x + sign * 6.0, y_it - 62.0 - 20.0 * u[5]
+                    - (_variety.foot_dy_mm(u[16:]) if self.variety else 0.0))
             spread = scale**0.35  # a heavier sitter sinks the foot deeper into tissue and seat
             components[7] = ("gauss", (*foot, seat.foot_sigma[0] * spread,
                                        seat.foot_sigma[1] * spread, sign * math.radians(15.0)))
@@ -894,6 +947,8 @@ class Body:
             shank_end = (mid + sign * (knee + 25.0), y_it - thigh_len + 30.0)
             components[4 + side] = ("limb", (foot[0], foot[1] - 25.0, *shank_end,
                                              36.0 * tissue**0.5, 30.0 * tissue**0.5, 0.0))
+        if self.fit is not None:
+            components = _variety.placed(components, self.fit, (width / 2, depth / 2))
         return components, load
 
 

@@ -32,15 +32,17 @@ import numpy as np
 
 from edge.calibration import Calibration
 from edge.estimate.ergonomics import SeatFeatures, seat_features
-from edge.estimate.features import FEATURES, FeatureStage, WindowFeatures
-from edge.estimate.labels import POSTURES, SITES
+from edge.estimate.features import FEATURES, GROUPS, FeatureStage, WindowFeatures
+from edge.estimate.labels import POSTURE_INDEX, POSTURES, SITES
 from edge.estimate.movement import MovementStage
 from edge.estimate.nerve import NerveMapping, site_pressures
+from edge.estimate.person import OnlineReference, PersonReference, normalise
 from edge.estimate.posture import (
     PostureModel,
     PostureTracker,
     confidence_caps,
     default_model,
+    default_person_model,
 )
 from edge.estimate.windows import STREAMS, Windower
 from edge.estimate.zeroing import UprightBaseline
@@ -54,6 +56,9 @@ __all__ = ["EVENT_KINDS", "EstimateSeconds", "Estimator"]
 EVENT_KINDS = ("stand_up", "sit_down", "relief")
 # Windows handled per step, so that one huge feed does not hold every frame's map at once.
 _MAX_WINDOWS = 600
+# A window is still enough to learn the sitter's upright from below these.
+_STILL_THIGH_DPS = 5.0
+_STILL_MAT_MM = 5.0
 
 
 def _empty_seat(n: int = 0) -> SeatFeatures:
@@ -145,7 +150,8 @@ class Estimator:
                  zero_offsets: np.ndarray | None = None,
                  baseline: UprightBaseline | None = None,
                  model: PostureModel | None = None, keep_features: bool = False,
-                 mat_orientation: str = "auto"):
+                 mat_orientation: str = "auto", person: PersonReference | None = None,
+                 learn_person: bool = False, person_model: PostureModel | None = None):
         """
         - `config`: the `[estimate]` section (defaults when None).
         - `nerve`: the `[nerve]` section or a NerveMapping (defaults when None); `seat`,
@@ -159,6 +165,11 @@ class Estimator:
         - `keep_features`: also return each window's feature vector (training, study).
         - `mat_orientation`: how the mat lies (`orientation.ORIENTATIONS`), or "auto" to
           learn front from back from the first seated minutes.
+        - `person`: the sitter's upright features (`person.PersonReference`, from a
+          calibration); `learn_person`: learn what is missing of it from the first still
+          upright minutes. Once a window's sensors all have a reference, its posture comes
+          from the person model (`person_model`, default the committed one) on features
+          as changes from upright; before that, from the general `model`.
         """
         if config is None:
             from edge.config import EstimateConfig as _EstimateConfig
@@ -189,6 +200,13 @@ class Estimator:
                                      zero_offsets=zero_offsets,
                                      orientation=mat_orientation)
         self.model = model or default_model()
+        self.person_model = person_model or default_person_model()
+        self.person: OnlineReference | None = None
+        if person is not None or learn_person:
+            self.person = OnlineReference(person)
+            if not learn_person:
+                self.person.windows = 10**9  # keep the given reference, learn nothing
+        self.person_windows = 0  # windows read against the sitter's own upright
         self.tracker = PostureTracker(switch_per_s=config.posture_switch_per_s,
                                       evidence_weight=config.evidence_weight,
                                       period_s=config.period_s)
@@ -240,10 +258,39 @@ class Estimator:
             return self._nothing
         return EstimateSeconds.concat(parts)
 
+    def _log_likelihood(self, feats: WindowFeatures) -> np.ndarray:
+        """(n, len(POSTURES)) per window: from the person model where every sensor present
+        has the sitter's reference, else from the general model."""
+        general = self.model.log_likelihood(feats.features)
+        if self.person is None:
+            return general
+        evidence = self.config.evidence_weight * general
+        evidence = np.exp(evidence - evidence.max(axis=1, keepdims=True))
+        alone = evidence / evidence.sum(axis=1, keepdims=True)
+        thigh = np.nan_to_num(feats.thigh_motion_dps, nan=0.0).max(axis=1)
+        mat = np.nan_to_num(feats.mat_motion_mm, nan=0.0)
+        still = (thigh < _STILL_THIGH_DPS) & (mat < _STILL_MAT_MM)
+        empty = alone.argmax(axis=1) == POSTURE_INDEX["empty"]
+        reference = self.person.step(feats.features, alone[:, POSTURE_INDEX["upright"]], empty,
+                                     still, self.config.period_s)
+        changes = normalise(feats.features, reference)
+        use = np.zeros(len(feats), bool)
+        for stream in ("mat", "imu_left", "imu_right"):
+            use |= feats.present[stream]
+        for stream, columns in GROUPS.items():
+            known = ~np.isnan(reference[:, columns]).any(axis=1)
+            use &= known | ~feats.present[stream]
+        if not use.any():
+            return general
+        self.person_windows += int(use.sum())
+        out = general.copy()
+        out[use] = self.person_model.log_likelihood(changes[use])
+        return out
+
     def _estimate(self, feats: WindowFeatures) -> EstimateSeconds:
         n = len(feats)
         present = feats.present
-        log_likelihood = self.model.log_likelihood(feats.features)
+        log_likelihood = self._log_likelihood(feats)
         posture, confidence, belief = self.tracker.run(log_likelihood)
         caps = confidence_caps(present, mat_only_crossing=self.config.mat_only_crossing_confidence)
         confidence = np.minimum(confidence, caps[np.arange(n), posture])

@@ -97,14 +97,25 @@ class PostureModel:
         return cls.from_module(posture_params)
 
     @classmethod
+    def default_person(cls) -> PostureModel:
+        """The committed person model: features as changes from the sitter's upright
+        (`edge.estimate.person`)."""
+        from edge.estimate import posture_params_person
+
+        return cls.from_module(posture_params_person)
+
+    @classmethod
     def fit(cls, features: np.ndarray, classes: Sequence[str] | np.ndarray, *,
-            shrink: float = 200.0, floor: float = 0.02) -> PostureModel:
+            shrink: float = 200.0, floor: float = 0.02, diagonal: bool = False
+            ) -> PostureModel:
         """Fit on rows of `features` labelled with sub-class names ("posture[/variant]").
 
         A variant's covariance is shrunk toward its posture's (`shrink` pseudo-rows),
         as variants (weight shifts) have few windows; every covariance gets
         (`floor` x the feature's overall spread)^2 on its diagonal, so that a feature
         that is constant within a class (a shapeless empty seat) stays usable.
+        `diagonal` keeps only each feature's own spread: correlations between features
+        are the part of a simulator least likely to hold on another body.
         """
         features = np.asarray(features, np.float64)
         labels = np.asarray(classes)
@@ -127,7 +138,8 @@ class PostureModel:
             if "/" in name and parent is not None:
                 own = (len(rows) * own + shrink * parent) / (len(rows) + shrink)
             mean.append(rows.mean(axis=0))
-            cov.append(own + floor_cov)
+            own = own + floor_cov
+            cov.append(np.diag(np.diag(own)) if diagonal else own)
             prior.append(len(rows) / len(features))
         return cls(features=FEATURES, classes=names,
                    posture=np.array([POSTURE_INDEX[c.split("/")[0]] for c in names]),
@@ -241,6 +253,17 @@ def default_model() -> PostureModel:
 
 
 _DEFAULT: PostureModel | None = None
+
+
+def default_person_model() -> PostureModel:
+    """The committed person model, loaded once per process."""
+    global _DEFAULT_PERSON
+    if _DEFAULT_PERSON is None:
+        _DEFAULT_PERSON = PostureModel.default_person()
+    return _DEFAULT_PERSON
+
+
+_DEFAULT_PERSON: PostureModel | None = None
 
 
 def confidence_caps(present: Mapping[str, np.ndarray], *, mat_only_crossing: float) -> np.ndarray:
