@@ -908,9 +908,8 @@ class Body:
         # Weight, the person and the seat change how much the tuberosities take.
         it_share = scale**-0.25 * a.it_share_scale * seat.it_share
         load[[0, 1]] *= it_share
-        if self.variety:
-            load[[4, 5]] *= _variety.thigh_scale(u[16:]) * (self.fit.thigh_share
-                                                              if self.fit else 1.0)
+        if self.fit is not None:
+            load[[4, 5]] *= _variety.thigh_scale(u[16:]) * self.fit.thigh_share
         rest = [2, 3, 4, 5, 6, 7]
         load[rest] *= (1.0 - load[[0, 1]].sum()) / load[rest].sum()
         load[_LEFT_COMPONENTS] *= 1.0 + asymmetry

@@ -42,7 +42,7 @@ from edge.estimate.posture import (
     PostureTracker,
     confidence_caps,
     default_model,
-    default_person_model,
+    window_probabilities,
 )
 from edge.estimate.windows import STREAMS, Windower
 from edge.estimate.zeroing import UprightBaseline
@@ -200,12 +200,11 @@ class Estimator:
                                      zero_offsets=zero_offsets,
                                      orientation=mat_orientation)
         self.model = model or default_model()
-        self.person_model = person_model or default_person_model()
         self.person: OnlineReference | None = None
+        self.person_model = person_model
         if person is not None or learn_person:
-            self.person = OnlineReference(person)
-            if not learn_person:
-                self.person.windows = 10**9  # keep the given reference, learn nothing
+            self.person = OnlineReference(person, learn=learn_person)
+            self.person_model = person_model or default_model(person=True)
         self.person_windows = 0  # windows read against the sitter's own upright
         self.tracker = PostureTracker(switch_per_s=config.posture_switch_per_s,
                                       evidence_weight=config.evidence_weight,
@@ -264,9 +263,7 @@ class Estimator:
         general = self.model.log_likelihood(feats.features)
         if self.person is None:
             return general
-        evidence = self.config.evidence_weight * general
-        evidence = np.exp(evidence - evidence.max(axis=1, keepdims=True))
-        alone = evidence / evidence.sum(axis=1, keepdims=True)
+        alone = window_probabilities(general, self.config.evidence_weight)
         thigh = np.nan_to_num(feats.thigh_motion_dps, nan=0.0).max(axis=1)
         mat = np.nan_to_num(feats.mat_motion_mm, nan=0.0)
         still = (thigh < _STILL_THIGH_DPS) & (mat < _STILL_MAT_MM)
@@ -282,6 +279,7 @@ class Estimator:
             use &= known | ~feats.present[stream]
         if not use.any():
             return general
+        assert self.person_model is not None
         self.person_windows += int(use.sum())
         out = general.copy()
         out[use] = self.person_model.log_likelihood(changes[use])

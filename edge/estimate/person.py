@@ -108,9 +108,10 @@ class OnlineReference:
     only, so live (a window at a time) and replay (hundreds) learn the same.
     """
 
-    def __init__(self, start: PersonReference | None = None, *,
+    def __init__(self, start: PersonReference | None = None, *, learn: bool = True,
                  windows: int = LEARN_WINDOWS, confidence: float = LEARN_CONFIDENCE,
                  forget_empty_s: float = FORGET_EMPTY_S):
+        self.learn = learn  # False: keep `start` as it is
         self.windows = windows
         self.confidence = confidence
         self.forget_empty_s = forget_empty_s
@@ -141,7 +142,7 @@ class OnlineReference:
                     self._rows = {s: [] for s in GROUPS}
                 continue
             self._empty_s = 0.0
-            if upright_p[k] < self.confidence or not still[k]:
+            if not self.learn or upright_p[k] < self.confidence or not still[k]:
                 continue
             for stream, columns in GROUPS.items():
                 row = features[k, columns]

@@ -224,9 +224,7 @@ class PostureTracker:
     def run(self, log_likelihood: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(label (n,), confidence (n,), belief (n, labels)) for windows in time order."""
         n, labels = log_likelihood.shape
-        evidence = self.evidence_weight * log_likelihood
-        evidence = evidence - evidence.max(axis=1, keepdims=True)
-        np.exp(evidence, out=evidence)
+        evidence = window_probabilities(log_likelihood, self.evidence_weight)
         beliefs = np.empty((n, labels))
         belief = self.belief
         transition = self.transition
@@ -239,31 +237,25 @@ class PostureTracker:
         # The confidence is also what this window alone says of the label: when the
         # sensors present cannot tell two labels apart (standing or away, with the
         # mat alone), the smoothing may hold one label, but not claim to know it.
-        alone = evidence / evidence.sum(axis=1, keepdims=True)
         rows = np.arange(n)
-        return label, np.minimum(beliefs[rows, label], alone[rows, label]), beliefs
+        return label, np.minimum(beliefs[rows, label], evidence[rows, label]), beliefs
 
 
-def default_model() -> PostureModel:
-    """The committed model, loaded once per process."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = PostureModel.default()
-    return _DEFAULT
+def default_model(person: bool = False) -> PostureModel:
+    """The committed model (or the person model), loaded once per process."""
+    if person not in _DEFAULT:
+        _DEFAULT[person] = PostureModel.default_person() if person else PostureModel.default()
+    return _DEFAULT[person]
 
 
-_DEFAULT: PostureModel | None = None
+_DEFAULT: dict[bool, PostureModel] = {}
 
 
-def default_person_model() -> PostureModel:
-    """The committed person model, loaded once per process."""
-    global _DEFAULT_PERSON
-    if _DEFAULT_PERSON is None:
-        _DEFAULT_PERSON = PostureModel.default_person()
-    return _DEFAULT_PERSON
-
-
-_DEFAULT_PERSON: PostureModel | None = None
+def window_probabilities(log_likelihood: np.ndarray, evidence_weight: float) -> np.ndarray:
+    """(n, labels) each label's probability from each window's evidence alone."""
+    evidence = evidence_weight * log_likelihood
+    evidence = np.exp(evidence - evidence.max(axis=1, keepdims=True))
+    return evidence / evidence.sum(axis=1, keepdims=True)
 
 
 def confidence_caps(present: Mapping[str, np.ndarray], *, mat_only_crossing: float) -> np.ndarray:
