@@ -47,7 +47,7 @@ from edge.decode import Decoders
 from edge.estimate.estimator import EstimateSeconds, Estimator
 from edge.estimate.labels import CROSSED, POSTURE_INDEX, POSTURES, SEATED
 from edge.estimate.person import PersonReference
-from edge.estimate.posture import PostureModel
+from edge.estimate.posture import PostureModel, calibration_error
 from edge.sources.replay import batches
 from edge.sources.trace import TraceReader
 from firmware_sim.scenario import Scenario, get_scenario
@@ -198,6 +198,16 @@ class Tally:
     seconds: int = 0
     trace_s: float = 0.0
     spent_s: float = 0.0
+
+    @property
+    def calibration_error(self) -> float:
+        confidence = np.array(self.confidence_right + self.confidence_wrong)
+        right = np.arange(len(confidence)) < len(self.confidence_right)
+        return calibration_error(confidence, right)
+
+    @property
+    def wrong_confidence(self) -> float:
+        return float(np.mean(self.confidence_wrong)) if self.confidence_wrong else float("nan")
 
 
 def truth_at(scenario: Scenario, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -350,6 +360,9 @@ def report(mode: str, tally: Tally, traces: int) -> None:
     print(f"sittings without a crossing: {tally.no_crossing_traces}; crossing reported in "
           f"{tally.false_crossing_traces} of them ({tally.false_crossing_s} s)")
     right, wrong = np.array(tally.confidence_right), np.array(tally.confidence_wrong)
+    print(f"calibration error (expected, 10 bins): {tally.calibration_error:.4f} "
+          f"(target <= 0.05); confidence when wrong {tally.wrong_confidence:.3f} "
+          f"(target <= 0.6)")
     print(f"confidence: mean {np.concatenate([right, wrong]).mean():.3f}; when right "
           f"{right.mean() if len(right) else float('nan'):.3f}, when wrong "
           f"{wrong.mean() if len(wrong) else float('nan'):.3f}; while a crossing is "
@@ -434,6 +447,8 @@ def main() -> None:
                         help="the body model to score on")
     parser.add_argument("--params", type=Path, default=None,
                         help="a posture model written by bench/train_posture.py --out")
+    parser.add_argument("--person-params", type=Path, default=None,
+                        help="a person model written by bench/train_posture.py --person --out")
     parser.add_argument("--person", choices=("none", "online", "calibrated"), default="online",
                         help="the sitter's own upright: not used, learnt online (as "
                              "shipped), or measured as a calibration would")
@@ -450,6 +465,7 @@ def main() -> None:
         print(f"{len(sittings)} held-out sittings (seeds >= 1000) of the {args.body} body "
               f"model, modes: {', '.join(modes)}")
         evaluate(sittings, modes, body=args.body, params=args.params, person=args.person,
+                 person_params=args.person_params,
                  figures="" if args.body == "standard" and args.params is None
                  else f"_{args.body}")
     else:
@@ -465,12 +481,18 @@ def main() -> None:
                 tallies = evaluate(sittings, modes, body=body, params=params,
                                    person=args.person, person_params=person_params,
                                    figures=f"_fit_{fit}_score_{body}_{args.person}")
-                c = tallies[modes[0]].confusion
-                per = [c[i, i] / c[i].sum() for i in range(len(POSTURES)) if c[i].sum()]
-                summary.append(f"fitted on {fit:>14}, scored on {body:>14} ({modes[0]}, "
-                               f"person {args.person}): "
-                               f"accuracy {np.trace(c) / max(c.sum(), 1):.4f}, worst posture "
-                               f"{min(per):.4f} (targets: 0.95, every posture 0.90)")
+                for m in modes:
+                    tally = tallies[m]
+                    c = tally.confusion
+                    per = [c[i, i] / c[i].sum() for i in range(len(POSTURES)) if c[i].sum()]
+                    summary.append(
+                        f"fitted on {fit:>14}, scored on {body:>14} ({m:>8}, person "
+                        f"{args.person}): accuracy {np.trace(c) / max(c.sum(), 1):.4f}, worst "
+                        f"posture {min(per):.4f}, calibration error "
+                        f"{tally.calibration_error:.4f}, confidence when wrong "
+                        f"{tally.wrong_confidence:.3f}")
+        summary.append("targets (all sensors): accuracy 0.95, every posture 0.90, "
+                       "calibration error 0.05, confidence when wrong 0.6")
         print("\n" + "\n".join(summary))
     print(f"whole run {time.perf_counter() - started:.0f} s; figures in "
           f"{OUT.relative_to(ROOT)}/")

@@ -106,8 +106,8 @@ class PostureModel:
 
     @classmethod
     def fit(cls, features: np.ndarray, classes: Sequence[str] | np.ndarray, *,
-            shrink: float = 200.0, floor: float = 0.02, diagonal: bool = False
-            ) -> PostureModel:
+            shrink: float = 200.0, floor: float = 0.02, diagonal: bool = False,
+            widen: float = 1.0) -> PostureModel:
         """Fit on rows of `features` labelled with sub-class names ("posture[/variant]").
 
         A variant's covariance is shrunk toward its posture's (`shrink` pseudo-rows),
@@ -115,8 +115,13 @@ class PostureModel:
         (`floor` x the feature's overall spread)^2 on its diagonal, so that a feature
         that is constant within a class (a shapeless empty seat) stays usable.
         `diagonal` keeps only each feature's own spread: correlations between features
-        are the part of a simulator least likely to hold on another body.
+        are the part of a simulator least likely to hold on another body. `widen`
+        multiplies every covariance: a body the model was not fitted on spreads wider
+        than the bodies it was, and a model as narrow as its training data is confidently
+        wrong there (`bench/train_posture.py --choose-widen` picks it on a body held out).
         """
+        if not 1.0 <= widen < np.inf:
+            raise ValueError(f"widen must be >= 1, got {widen!r}")
         features = np.asarray(features, np.float64)
         labels = np.asarray(classes)
         if np.isnan(features).any():
@@ -139,11 +144,29 @@ class PostureModel:
                 own = (len(rows) * own + shrink * parent) / (len(rows) + shrink)
             mean.append(rows.mean(axis=0))
             own = own + floor_cov
-            cov.append(np.diag(np.diag(own)) if diagonal else own)
+            cov.append(widen * (np.diag(np.diag(own)) if diagonal else own))
             prior.append(len(rows) / len(features))
         return cls(features=FEATURES, classes=names,
                    posture=np.array([POSTURE_INDEX[c.split("/")[0]] for c in names]),
                    log_prior=np.log(np.array(prior)), mean=np.array(mean), cov=np.array(cov))
+
+    @classmethod
+    def mixture(cls, parts: Sequence[tuple[PostureModel, float, str]]) -> PostureModel:
+        """One model of several fits (model, share, tag) as a mixture: every fit's
+        sub-classes, their priors scaled by the fit's share; a tag other than "" is
+        appended to that fit's sub-class names ("upright/varied")."""
+        shares = np.array([share for _, share, _ in parts], np.float64)
+        if not parts or not np.all(shares > 0) or not math.isclose(shares.sum(), 1.0):
+            raise ValueError("a mixture needs fits with positive shares summing to 1")
+        classes = tuple(c + (f"/{tag}" if tag else "") for m, _, tag in parts for c in m.classes)
+        if len(set(classes)) != len(classes):
+            raise ValueError("the fits' sub-class names clash: tag them")
+        return cls(features=FEATURES, classes=classes,
+                   posture=np.concatenate([m.posture for m, _, _ in parts]),
+                   log_prior=np.concatenate([m.log_prior + math.log(share)
+                                             for m, share, _ in parts]),
+                   mean=np.concatenate([m.mean for m, _, _ in parts]),
+                   cov=np.concatenate([m.cov for m, _, _ in parts]))
 
     def to_source(self, header: str, *, digits: int = 5) -> str:
         """A Python module holding this model, for `from_module`."""
@@ -270,3 +293,19 @@ def confidence_caps(present: Mapping[str, np.ndarray], *, mat_only_crossing: flo
     for name in ("crossed_left_over_right", "crossed_right_over_left"):
         caps[mat_only, POSTURE_INDEX[name]] = mat_only_crossing
     return caps
+
+
+def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: over equal-width bins of confidence, the share-weighted
+    gap between the mean confidence and the share of labels that were right. 0 when a
+    label said with confidence p is right a fraction p of the time."""
+    confidence = np.asarray(confidence, np.float64)
+    right = np.asarray(right, bool)
+    if confidence.shape != right.shape or confidence.ndim != 1:
+        raise ValueError("confidence and right must be (n,) arrays of the same length")
+    if confidence.size == 0:
+        return float("nan")
+    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, confidence, bins) - np.bincount(which, right, bins))
+    return float(gap.sum() / count.sum())
