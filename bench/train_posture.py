@@ -23,8 +23,8 @@ trained on "standard"): bench/estimate.py --leave-one-out scores each fit on the
 
 The shipped model is fitted on the standard body both plain and with domain
 randomisation (firmware_sim/variety.py), as one mixture (`--plain`: the plain fit
-alone; the person model is plain), and its covariances are widened by
-`WIDEN` (`PostureModel.fit`): fitted as narrow as its training data, it is confidently
+alone), and its covariances are widened by `WIDEN` (`PostureModel.fit`; the person
+model by `WIDEN_PERSON`): fitted as narrow as its training data, it is confidently
 wrong on a body it was not fitted on. `--choose-widen` shows where `WIDEN` comes from:
 a model fitted on the plain standard body, scored per window on the randomised one
 (held-out seeds) for each factor. The anthropometric body is not used to choose it.
@@ -64,6 +64,7 @@ SEATS = ("hard", "cushioned")
 PERSON_OUT = ROOT / "edge" / "estimate" / "posture_params_person.py"
 PERSON_MIN_WINDOWS = 60
 WIDEN = 8.0  # bench/train_posture.py --choose-widen
+WIDEN_PERSON = 4.0  # bench/train_posture.py --choose-widen --person
 WIDEN_CHOICES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 WIDEN_ACCURACY_SLACK = 0.01
 CHECK_SEEDS = [1000, 1001, 1002, 1003]
@@ -212,10 +213,9 @@ def train(seeds: int, body_model: str, out: Path, variety: bool = False,
     and on the randomised one (firmware_sim/variety.py), sub-classes of the second tagged
     "varied"; each alone loses something (the randomised fit, the thighs' crossings: a
     unit strapped 15 degrees crooked blurs them). `person`: the person model, on changes
-    from upright, with diagonal covariances, not widened (measured against the sitter's
-    own upright, what spread remains is the body's own)."""
+    from upright, with diagonal covariances, widened by `WIDEN_PERSON`."""
     seed_list = list(range(1, seeds + 1))
-    widen = 1.0 if person else WIDEN
+    widen = WIDEN_PERSON if person else WIDEN
     features, names, _ = dataset(seed_list, body_model, False, person)
     model = PostureModel.fit(features, names, diagonal=person, widen=widen)
     counts = Counter(names.tolist())
@@ -257,20 +257,21 @@ def window_scores(model: PostureModel, features: np.ndarray, names: np.ndarray
             float(log_loss))
 
 
-def choose_widen(seeds: int) -> None:
-    """Print, per widening factor, how a model fitted on the plain standard body does on
-    the randomised one. The choice: the widest factor within `WIDEN_ACCURACY_SLACK` of the
+def choose_widen(seeds: int, person: bool = False) -> None:
+    """Print, per widening factor, how a model (`person`: the person model, against each
+    sitting's own upright) fitted on the plain standard body does on the randomised one. The choice: the widest factor within `WIDEN_ACCURACY_SLACK` of the
     best accuracy, as a wider model is less sure where it is wrong (the calibration error
     and the confidence when wrong fall), until it starts to lose postures. The log loss is
     shown too, but is no guide here: one sure miss costs it without bound, so it keeps
     falling long after the labels have started to go wrong."""
-    features, names, _ = dataset(list(range(1, seeds + 1)), "standard", False)
-    test_x, test_y, _ = dataset(CHECK_SEEDS, "standard", True)
-    print(f"fitted on the plain standard body (seeds 1-{seeds}), scored per window on the "
-          f"randomised one (seeds {CHECK_SEEDS[0]}-{CHECK_SEEDS[-1]}):")
+    features, names, _ = dataset(list(range(1, seeds + 1)), "standard", False, person)
+    test_x, test_y, _ = dataset(CHECK_SEEDS, "standard", True, person)
+    print(f"{'the person model ' if person else ''}fitted on the plain standard body "
+          f"(seeds 1-{seeds}), scored per window on the randomised one "
+          f"(seeds {CHECK_SEEDS[0]}-{CHECK_SEEDS[-1]}):")
     accuracies = {}
     for widen in WIDEN_CHOICES:
-        model = PostureModel.fit(features, names, widen=widen)
+        model = PostureModel.fit(features, names, diagonal=person, widen=widen)
         accuracy, worst, ece, wrong, log_loss = window_scores(model, test_x, test_y)
         accuracies[widen] = accuracy
         print(f"  widen x{widen:<4g} accuracy {accuracy:.4f}, worst posture {worst:.4f}, "
@@ -279,7 +280,7 @@ def choose_widen(seeds: int) -> None:
     best = max(accuracies.values())
     chosen = max(w for w, a in accuracies.items() if a >= best - WIDEN_ACCURACY_SLACK)
     print(f"widest within {WIDEN_ACCURACY_SLACK:g} of the best accuracy: x{chosen:g} "
-          f"(shipped: x{WIDEN:g})")
+          f"(shipped: x{WIDEN_PERSON if person else WIDEN:g})")
 
 
 def main() -> None:
@@ -299,10 +300,10 @@ def main() -> None:
     if not 1 <= args.seeds <= 999:
         parser.error("--seeds must be 1..999: seeds >= 1000 are held out for evaluation")
     if args.choose_widen:
-        choose_widen(args.seeds)
+        choose_widen(args.seeds, args.person)
         return
     out = args.out or (PERSON_OUT if args.person else OUT)
-    variety = args.body == "standard" and not args.plain and not args.person
+    variety = args.body == "standard" and not args.plain
     model = train(args.seeds, args.body, out, variety, args.person)
     if args.check:
         test_x, test_y, _ = dataset(CHECK_SEEDS, args.body, variety, args.person)
