@@ -364,8 +364,7 @@ def report(mode: str, tally: Tally, traces: int) -> None:
           f"(target <= 0.05); confidence when wrong {tally.wrong_confidence:.3f} "
           f"(target <= 0.6)")
     print(f"confidence: mean {np.concatenate([right, wrong]).mean():.3f}; when right "
-          f"{right.mean() if len(right) else float('nan'):.3f}, when wrong "
-          f"{wrong.mean() if len(wrong) else float('nan'):.3f}; while a crossing is "
+          f"{right.mean() if len(right) else float('nan'):.3f}; while a crossing is "
           f"reported {np.mean(tally.crossing_confidence) if tally.crossing_confidence else float('nan'):.3f}")
     w, f = tally.walking, tally.fidget
     print(f"reliefs: {tally.shifts_found} of {tally.shifts} weight shifts found; "

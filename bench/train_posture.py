@@ -259,11 +259,13 @@ def window_scores(model: PostureModel, features: np.ndarray, names: np.ndarray
 
 def choose_widen(seeds: int, person: bool = False) -> None:
     """Print, per widening factor, how a model (`person`: the person model, against each
-    sitting's own upright) fitted on the plain standard body does on the randomised one. The choice: the widest factor within `WIDEN_ACCURACY_SLACK` of the
-    best accuracy, as a wider model is less sure where it is wrong (the calibration error
-    and the confidence when wrong fall), until it starts to lose postures. The log loss is
-    shown too, but is no guide here: one sure miss costs it without bound, so it keeps
-    falling long after the labels have started to go wrong."""
+    sitting's own upright) fitted on the plain standard body does on the randomised one.
+
+    The choice: the widest factor within `WIDEN_ACCURACY_SLACK` of the best accuracy, as
+    a wider model is less sure where it is wrong (the calibration error and the
+    confidence when wrong fall), until it starts to lose postures. The log loss is shown
+    too, but is no guide here: one sure miss costs it without bound, so it keeps falling
+    long after the labels have started to go wrong."""
     features, names, _ = dataset(list(range(1, seeds + 1)), "standard", False, person)
     test_x, test_y, _ = dataset(CHECK_SEEDS, "standard", True, person)
     print(f"{'the person model ' if person else ''}fitted on the plain standard body "
@@ -293,7 +295,8 @@ def main() -> None:
                         help="the standard body without domain randomisation "
                              "(firmware_sim/variety.py)")
     parser.add_argument("--choose-widen", action="store_true",
-                        help="print where WIDEN comes from, and write nothing")
+                        help="print where WIDEN (with --person, WIDEN_PERSON) comes "
+                             "from, and write nothing")
     parser.add_argument("--person", action="store_true",
                         help=f"the person model (default out: {PERSON_OUT.relative_to(ROOT)})")
     args = parser.parse_args()
