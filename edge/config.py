@@ -713,6 +713,7 @@ class NerveConfig(_Validated):
     tucked_foot_load_fraction: float = setting(0.2, Number(0, 0.5))
     tucked_foot_contact_cm2: float = setting(30.0, Number(1, 200))
     tucked_foot_attenuation: float = setting(0.4, Number(0, 1))
+    tucked_foot_tilt_deg: float = setting(10.0, Number(3, 90))
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,6 +177,33 @@ def test_tucked_foot_loads_that_side():
     assert out[0, SITE_INDEX["thigh_right"]] > out[1, SITE_INDEX["thigh_right"]]
 
 
+def test_a_folded_thigh_loads_its_peroneal_nerve_whatever_the_label():
+    """A thigh turned from the sitter's upright `tucked_foot_tilt_deg` more than the other
+    says its foot is tucked: on a lean, a slouch or upright its leg's peroneal nerve gets
+    what the tucked-foot label would give. Both thighs turned alike (a slouch), one thigh
+    unknown, a crossing, or not seated: the label alone."""
+    kpa = np.repeat(simulated("foot_under_right", 75)[:1], 4, axis=0)
+    right, left = SITE_INDEX["peroneal_right"], SITE_INDEX["peroneal_left"]
+    tucked = site_pressures(kpa[:1], codes("foot_under_right"), MAPPING)[0, right]
+    labels = codes("leaning_right", "slouched", "upright", "leaning_left")
+    folded = np.array([[2.0, 25.0], [3.0, 30.0], [1.0, 12.5], [0.0, 10.0]])
+    out = site_pressures(kpa, labels, MAPPING, thigh_tilt_deg=folded)
+    np.testing.assert_allclose(out[:, right], tucked)
+    assert np.all(out[:, left] == 0)
+    others = [i for i in range(len(SITES)) if i != right]
+    np.testing.assert_array_equal(out[:, others], site_pressures(kpa, labels, MAPPING)[:, others])
+
+    alike = np.array([[20.0, 25.0], [np.nan, 30.0], [2.0, 11.9], [0.0, 9.9]])
+    assert np.all(site_pressures(kpa, labels, MAPPING, thigh_tilt_deg=alike)[:, right] == 0)
+    crossed = site_pressures(kpa[:1], codes("crossed_left_over_right"), MAPPING,
+                             thigh_tilt_deg=np.array([[2.0, 25.0]]))
+    assert crossed[0, right] == 0  # a crossing's own terms, not a tucked foot's
+    assert np.all(site_pressures(kpa[:2], codes("standing", "empty"), MAPPING,
+                                 thigh_tilt_deg=folded[:2]) == 0)
+    with pytest.raises(ValueError, match="thigh_tilt_deg"):
+        site_pressures(kpa, labels, MAPPING, thigh_tilt_deg=folded[:, :1])
+
+
 def test_missing_mat_uses_config_values_and_weight():
     posture = codes("upright", "crossed_left_over_right", "foot_under_left", "empty")
     out = site_pressures(None, posture, MAPPING)

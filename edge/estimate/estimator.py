@@ -33,6 +33,7 @@ import numpy as np
 from edge.calibration import Calibration
 from edge.estimate.ergonomics import SeatFeatures, seat_features
 from edge.estimate.features import FEATURES, GROUPS, FeatureStage, WindowFeatures
+from edge.estimate.imu_features import tilt_change_deg
 from edge.estimate.labels import POSTURE_INDEX, POSTURES, SITES
 from edge.estimate.movement import MovementStage
 from edge.estimate.nerve import NerveMapping, site_pressures
@@ -59,6 +60,14 @@ _MAX_WINDOWS = 600
 # A window is still enough to learn the sitter's upright from below these.
 _STILL_THIGH_DPS = 5.0
 _STILL_MAT_MM = 5.0
+# The thighs' upright, for telling a folded leg (`nerve.site_pressures`), is learnt from
+# the first windows the general model calls upright at least this surely: a lean or a
+# slouch misread as upright turns the thighs a few degrees at most, so a looser rule
+# than the person model's (`person.LEARN_CONFIDENCE`) learns sooner at little cost.
+_THIGH_LEARN_CONFIDENCE = 0.5
+_THIGH_LEARN_WINDOWS = 60
+_ANGLES = {side: (FEATURES.index(f"pitch_deg_{side}"), FEATURES.index(f"roll_deg_{side}"))
+           for side in ("left", "right")}
 
 
 def _empty_seat(n: int = 0) -> SeatFeatures:
@@ -90,6 +99,7 @@ class EstimateSeconds:
     imu_right: np.ndarray  # (n,) bool
     probabilities: np.ndarray  # (n, len(POSTURES)) the filtered belief over the labels
     offload: np.ndarray  # (n,) ischial load taken off vs. the reference, 0..1; nan unknown
+    thigh_tilt_deg: np.ndarray  # (n, 2) left, right: turned from the sitter's upright; nan unknown
     features: np.ndarray | None = field(default=None, repr=False)  # (n, len(FEATURES))
     seat_kpa: np.ndarray | None = field(default=None, repr=False)  # (n, rows, cols) mean map
 
@@ -108,6 +118,7 @@ class EstimateSeconds:
                    walking=np.zeros(0, bool), events=[], mat=np.zeros(0, bool),
                    imu_left=np.zeros(0, bool), imu_right=np.zeros(0, bool),
                    probabilities=np.zeros((0, len(POSTURES))), offload=np.zeros(0),
+                   thigh_tilt_deg=np.zeros((0, 2)),
                    features=np.zeros((0, len(FEATURES))) if with_features else None)
 
     @classmethod
@@ -206,6 +217,10 @@ class Estimator:
             self.person = OnlineReference(person, learn=learn_person)
             self.person_model = person_model or default_model(person=True)
         self.person_windows = 0  # windows read against the sitter's own upright
+        # The thighs' upright: a calibration's, else learnt (`_THIGH_LEARN_*`).
+        self.thighs = OnlineReference(person, learn=person is None or learn_person,
+                                      windows=_THIGH_LEARN_WINDOWS,
+                                      confidence=_THIGH_LEARN_CONFIDENCE)
         self.tracker = PostureTracker(switch_per_s=config.posture_switch_per_s,
                                       evidence_weight=config.evidence_weight,
                                       period_s=config.period_s)
@@ -257,19 +272,25 @@ class Estimator:
             return self._nothing
         return EstimateSeconds.concat(parts)
 
-    def _log_likelihood(self, feats: WindowFeatures) -> np.ndarray:
+    def _log_likelihood(self, feats: WindowFeatures) -> tuple[np.ndarray, np.ndarray]:
         """(n, len(POSTURES)) per window: from the person model where every sensor present
-        has the sitter's reference, else from the general model."""
+        has the sitter's reference, else from the general model; and (n, 2) each thigh's
+        tilt from the sitter's upright (nan unknown)."""
         general = self.model.log_likelihood(feats.features)
-        if self.person is None:
-            return general
         alone = window_probabilities(general, self.config.evidence_weight)
         thigh = np.nan_to_num(feats.thigh_motion_dps, nan=0.0).max(axis=1)
         mat = np.nan_to_num(feats.mat_motion_mm, nan=0.0)
         still = (thigh < _STILL_THIGH_DPS) & (mat < _STILL_MAT_MM)
         empty = alone.argmax(axis=1) == POSTURE_INDEX["empty"]
-        reference = self.person.step(feats.features, alone[:, POSTURE_INDEX["upright"]], empty,
-                                     still, self.config.period_s)
+        upright_p = alone[:, POSTURE_INDEX["upright"]]
+        thighs = self.thighs.step(feats.features, upright_p, empty, still, self.config.period_s)
+        tilt = np.stack([tilt_change_deg(feats.features[:, p], feats.features[:, r],
+                                         thighs[:, p], thighs[:, r])
+                         for p, r in _ANGLES.values()], axis=1)
+        if self.person is None:
+            return general, tilt
+        reference = self.person.step(feats.features, upright_p, empty, still,
+                                     self.config.period_s)
         changes = normalise(feats.features, reference)
         use = np.zeros(len(feats), bool)
         for stream in ("mat", "imu_left", "imu_right"):
@@ -278,17 +299,17 @@ class Estimator:
             known = ~np.isnan(reference[:, columns]).any(axis=1)
             use &= known | ~feats.present[stream]
         if not use.any():
-            return general
+            return general, tilt
         assert self.person_model is not None
         self.person_windows += int(use.sum())
         out = general.copy()
         out[use] = self.person_model.log_likelihood(changes[use])
-        return out
+        return out, tilt
 
     def _estimate(self, feats: WindowFeatures) -> EstimateSeconds:
         n = len(feats)
         present = feats.present
-        log_likelihood = self._log_likelihood(feats)
+        log_likelihood, tilt = self._log_likelihood(feats)
         posture, confidence, belief = self.tracker.run(log_likelihood)
         caps = confidence_caps(present, mat_only_crossing=self.config.mat_only_crossing_confidence)
         confidence = np.minimum(confidence, caps[np.arange(n), posture])
@@ -311,13 +332,14 @@ class Estimator:
                 getattr(seat, f.name)[usable] = getattr(found, f.name)
         site = site_pressures(kpa if usable.any() else None, posture.astype(np.int64),
                               self.mapping, pitch_mm=self.pitch_mm,
-                              unsure_top=~(present["imu_left"] | present["imu_right"]))
+                              unsure_top=~(present["imu_left"] | present["imu_right"]),
+                              thigh_tilt_deg=tilt)
 
         return EstimateSeconds(
             t_s=feats.t_s, posture=posture.astype(np.int8), confidence=confidence,
             site_mmHg=site, seat=seat, relief=movement.relief, fidget=movement.fidget,
             walking=movement.walking, events=movement.events, mat=present["mat"].copy(),
             imu_left=present["imu_left"].copy(), imu_right=present["imu_right"].copy(),
-            probabilities=belief, offload=movement.offload,
+            probabilities=belief, offload=movement.offload, thigh_tilt_deg=tilt,
             features=feats.features if self.keep_features else None,
             seat_kpa=kpa if usable.any() else None)

@@ -63,3 +63,24 @@ def thigh_angles(accel_mg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     norm = np.maximum(np.sqrt(ax * ax + ay * ay + az * az), 1e-9)
     roll = np.degrees(np.arcsin(np.clip(ay / norm, -1.0, 1.0)))
     return pitch, roll
+
+
+def _gravity(pitch_deg: np.ndarray, roll_deg: np.ndarray) -> np.ndarray:
+    """The unit vector of gravity in the thigh unit's frame, from `thigh_angles`."""
+    ax, ay = np.sin(np.radians(pitch_deg)), np.sin(np.radians(roll_deg))
+    return np.stack([ax, ay, np.sqrt(np.clip(1.0 - ax * ax - ay * ay, 0.0, 1.0))], axis=-1)
+
+
+def tilt_change_deg(pitch_deg: np.ndarray, roll_deg: np.ndarray, upright_pitch_deg: np.ndarray,
+                    upright_roll_deg: np.ndarray) -> np.ndarray:
+    """How far (degrees) a thigh has turned from its sitter's upright, any way.
+
+    The angle between gravity now and at upright, both in the unit's frame: unlike a
+    change of pitch or roll, it does not depend on how crooked the unit is strapped
+    (a unit turned on the thigh splits one turn of the thigh between its pitch and roll
+    differently, but the angle between the two directions is the same). nan where either
+    is unknown."""
+    now = _gravity(np.asarray(pitch_deg, np.float64), np.asarray(roll_deg, np.float64))
+    then = _gravity(np.asarray(upright_pitch_deg, np.float64),
+                    np.asarray(upright_roll_deg, np.float64))
+    return np.degrees(np.arccos(np.clip((now * then).sum(axis=-1), -1.0, 1.0)))

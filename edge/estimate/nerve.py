@@ -73,6 +73,7 @@ class NerveMapping:
     tucked_foot_load_fraction: float
     tucked_foot_contact_cm2: float
     tucked_foot_attenuation: float
+    tucked_foot_tilt_deg: float
 
     def __post_init__(self) -> None:
         if self.seat not in SEATS:
@@ -108,6 +109,19 @@ def _surface_mmhg(load_fraction: float, weight_kg: np.ndarray, contact_cm2: floa
     return force_n / (contact_cm2 * 1e-4) / 1000.0 * MMHG_PER_KPA
 
 
+def _folded(tilt_deg: np.ndarray | None, threshold_deg: float, n: int) -> np.ndarray:
+    """(n, 2) each leg folded beyond the other by `threshold_deg` of thigh tilt."""
+    if tilt_deg is None:
+        return np.zeros((n, 2), bool)
+    tilt = np.asarray(tilt_deg, dtype=np.float64)
+    if tilt.shape != (n, 2):
+        raise ValueError(f"thigh_tilt_deg must be (n, 2) with n = {n}, got shape {tilt.shape}")
+    with np.errstate(invalid="ignore"):
+        left = tilt[:, 0] - tilt[:, 1] >= threshold_deg
+        right = tilt[:, 1] - tilt[:, 0] >= threshold_deg
+    return np.stack([left, right], axis=1)
+
+
 def estimated_weight_kg(load_n: np.ndarray, mapping: NerveMapping) -> np.ndarray:
     """Body weight (kg) from the seat's total force of seated frames: the seat carries
     `seat_load_fraction` of it; the configured weight where the frame weighs too little."""
@@ -118,7 +132,8 @@ def estimated_weight_kg(load_n: np.ndarray, mapping: NerveMapping) -> np.ndarray
 def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMapping, *,
                    weight_kg: float | np.ndarray | None = None,
                    pitch_mm: float = 28.0,
-                   unsure_top: np.ndarray | None = None) -> np.ndarray:
+                   unsure_top: np.ndarray | None = None,
+                   thigh_tilt_deg: np.ndarray | None = None) -> np.ndarray:
     """Tissue pressure (n, 6) in mmHg at each nerve site, in `SITES` order.
 
     `kpa`: seat pressure (n, rows, cols) in kPa (calibrated, zeroed), or None without a
@@ -140,6 +155,12 @@ def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMa
       x the peak pressure index of that side's half of the mat (the dorsum of the ankle
       on the seat), or without a mat the tucked share of body weight over
       `tucked_foot_contact_cm2`.
+    - A foot tucked whatever the label: `thigh_tilt_deg` (n, 2), each thigh's turn from the
+      sitter's upright (`imu_features.tilt_change_deg`; nan unknown). Where one thigh has
+      turned `tucked_foot_tilt_deg` more than the other on a seated label that is not a
+      crossing, that leg's peroneal nerve is loaded as a tucked foot's, so a tucked foot
+      read as a lean, a slouch or upright still loads its leg. A lean or a slouch turns
+      both thighs alike; a tucked foot folds one.
     - Without a mat (None, or a frame of all NaN): sciatic and thigh take the
       `*_without_mat_mmhg` values; NaN cells count as unloaded.
     """
@@ -199,8 +220,10 @@ def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMa
         out[here & unsure, _PERONEAL[1 - top]] = crossing[here & unsure]
     without_mat = _surface_mmhg(mapping.tucked_foot_load_fraction, weight,
                                 mapping.tucked_foot_contact_cm2)
+    folded = _folded(thigh_tilt_deg, mapping.tucked_foot_tilt_deg, n)
+    folded[np.isin(codes, [code for code, _ in _CROSSED_TOP])] = False
     for code, tucked in _TUCKED:
-        here = codes == code
+        here = (codes == code) | folded[:, tucked]
         surface = np.where(has_mat, tucked_surface[:, tucked], without_mat)
         out[here, _PERONEAL[tucked]] = mapping.tucked_foot_attenuation * surface[here]
     out[~np.isin(codes, _SEATED_CODES)] = 0.0
