@@ -45,7 +45,7 @@ from edge.calibration import Calibration
 from edge.config import EstimateConfig
 from edge.decode import Decoders
 from edge.estimate.estimator import EstimateSeconds, Estimator
-from edge.estimate.labels import CROSSED, POSTURE_INDEX, POSTURES, SEATED
+from edge.estimate.labels import CROSSED, POSTURE_INDEX, POSTURES, SEATED, SITE_INDEX
 from edge.estimate.person import PersonReference
 from edge.estimate.posture import PostureModel, calibration_error
 from edge.sources.replay import batches
@@ -59,6 +59,7 @@ CACHE = Path(tempfile.gettempdir()) / "legwake-bench-estimate"
 EXCLUDE_S = 3.0  # around each transition
 CALIBRATION_WINDOWS = 60  # the upright seconds a calibration measures the sitter in
 CROSSING_DEADLINE_S = 5.0
+PERONEAL = [SITE_INDEX["peroneal_left"], SITE_INDEX["peroneal_right"]]
 MODES = {
     "all": {"mat": True, "imu_left": True, "imu_right": True},
     "mat_only": {"mat": True, "imu_left": False, "imu_right": False},
@@ -195,6 +196,11 @@ class Tally:
     stand_sit_false: int = 0
     walking: np.ndarray = field(default_factory=lambda: np.zeros((2, 2), np.int64))
     fidget: np.ndarray = field(default_factory=lambda: np.zeros((2, 2), np.int64))
+    # Per true posture: scored seconds, and those with each leg's peroneal nerve loaded.
+    peroneal_seconds: np.ndarray = field(default_factory=lambda: np.zeros(10, np.int64))
+    peroneal_loaded: np.ndarray = field(default_factory=lambda: np.zeros((10, 2), np.int64))
+    tucked_misread: int = 0
+    tucked_misread_loaded: int = 0
     seconds: int = 0
     trace_s: float = 0.0
     spent_s: float = 0.0
@@ -235,6 +241,13 @@ def score(tally: Tally, scenario: Scenario, est: EstimateSeconds, weight: float,
         table[key][0] += int(right.sum())
         table[key][1] += int(scored.sum())
     tally.seconds += int(scored.sum())
+    loaded = est.site_mmHg[:, PERONEAL] > 0
+    np.add.at(tally.peroneal_seconds, truth[scored], 1)
+    np.add.at(tally.peroneal_loaded, truth[scored], loaded[scored].astype(np.int64))
+    for side, name in enumerate(("foot_under_left", "foot_under_right")):
+        misread = scored & (truth == POSTURE_INDEX[name]) & (pred != POSTURE_INDEX[name])
+        tally.tucked_misread += int(misread.sum())
+        tally.tucked_misread_loaded += int(loaded[misread, side].sum())
 
     gt = scenario.ground_truth()
     crossed = {POSTURE_INDEX[c] for c in CROSSED}
@@ -359,6 +372,12 @@ def report(mode: str, tally: Tally, traces: int) -> None:
               f"{CROSSING_DEADLINE_S:g} s: {late}")
     print(f"sittings without a crossing: {tally.no_crossing_traces}; crossing reported in "
           f"{tally.false_crossing_traces} of them ({tally.false_crossing_s} s)")
+    shares = tally.peroneal_loaded / np.maximum(tally.peroneal_seconds[:, None], 1)
+    print("peroneal nerve loaded, share of the seconds (left, right), by true posture: "
+          + "; ".join(f"{POSTURES[i]} {shares[i, 0]:.3f}, {shares[i, 1]:.3f}"
+                      for i in range(len(POSTURES)) if tally.peroneal_seconds[i]))
+    print(f"tucked foot read as another posture: {tally.tucked_misread} s, its leg's peroneal "
+          f"nerve loaded all the same in {tally.tucked_misread_loaded} s")
     right, wrong = np.array(tally.confidence_right), np.array(tally.confidence_wrong)
     print(f"calibration error (expected, 10 bins): {tally.calibration_error:.4f} "
           f"(target <= 0.05); confidence when wrong {tally.wrong_confidence:.3f} "
