@@ -199,6 +199,7 @@ class Tally:
     # Per true posture: scored seconds, and those with each leg's peroneal nerve loaded.
     peroneal_seconds: np.ndarray = field(default_factory=lambda: np.zeros(10, np.int64))
     peroneal_loaded: np.ndarray = field(default_factory=lambda: np.zeros((10, 2), np.int64))
+    peroneal_by_fold: np.ndarray = field(default_factory=lambda: np.zeros((10, 2), np.int64))
     tucked_misread: int = 0
     tucked_misread_loaded: int = 0
     seconds: int = 0
@@ -244,6 +245,11 @@ def score(tally: Tally, scenario: Scenario, est: EstimateSeconds, weight: float,
     loaded = est.site_mmHg[:, PERONEAL] > 0
     np.add.at(tally.peroneal_seconds, truth[scored], 1)
     np.add.at(tally.peroneal_loaded, truth[scored], loaded[scored].astype(np.int64))
+    crossing = np.isin(pred, [POSTURE_INDEX[c] for c in CROSSED])
+    by_label = np.stack([crossing | (pred == POSTURE_INDEX[f"foot_under_{side}"])
+                         for side in ("left", "right")], axis=1)
+    np.add.at(tally.peroneal_by_fold, truth[scored],
+              (loaded & ~by_label)[scored].astype(np.int64))
     for side, name in enumerate(("foot_under_left", "foot_under_right")):
         misread = scored & (truth == POSTURE_INDEX[name]) & (pred != POSTURE_INDEX[name])
         tally.tucked_misread += int(misread.sum())
@@ -375,6 +381,10 @@ def report(mode: str, tally: Tally, traces: int) -> None:
     shares = tally.peroneal_loaded / np.maximum(tally.peroneal_seconds[:, None], 1)
     print("peroneal nerve loaded, share of the seconds (left, right), by true posture: "
           + "; ".join(f"{POSTURES[i]} {shares[i, 0]:.3f}, {shares[i, 1]:.3f}"
+                      for i in range(len(POSTURES)) if tally.peroneal_seconds[i]))
+    folds = tally.peroneal_by_fold / np.maximum(tally.peroneal_seconds[:, None], 1)
+    print("  of which by a folded thigh on a label that does not load it: "
+          + "; ".join(f"{POSTURES[i]} {folds[i, 0]:.3f}, {folds[i, 1]:.3f}"
                       for i in range(len(POSTURES)) if tally.peroneal_seconds[i]))
     print(f"tucked foot read as another posture: {tally.tucked_misread} s, its leg's peroneal "
           f"nerve loaded all the same in {tally.tucked_misread_loaded} s")

@@ -204,6 +204,22 @@ def test_a_folded_thigh_loads_its_peroneal_nerve_whatever_the_label():
         site_pressures(kpa, labels, MAPPING, thigh_tilt_deg=folded[:, :1])
 
 
+def test_a_straight_thigh_takes_the_load_off_a_tucked_foot_or_crossing_label():
+    """A tucked-foot or crossing label whose leg has turned from upright less than half
+    `tucked_foot_tilt_deg` more than the other (a slouch misread) does not load it; a leg
+    between the two, or with a thigh unknown, keeps the label's load."""
+    half = MAPPING.tucked_foot_tilt_deg / 2
+    kpa = np.repeat(simulated("foot_under_right", 75)[:1], 4, axis=0)
+    right = SITE_INDEX["peroneal_right"]
+    for label in ("foot_under_right", "crossed_right_over_left"):
+        labels = codes(*[label] * 4)
+        tilt = np.array([[6.0, 6.0], [0.0, half - 0.1], [0.0, half], [np.nan, 1.0]])
+        sure = site_pressures(kpa, labels, MAPPING)[:, right]
+        out = site_pressures(kpa, labels, MAPPING, thigh_tilt_deg=tilt)[:, right]
+        assert np.all(sure > 45)
+        np.testing.assert_array_equal(out, [0.0, 0.0, sure[2], sure[3]])
+
+
 def test_missing_mat_uses_config_values_and_weight():
     posture = codes("upright", "crossed_left_over_right", "foot_under_left", "empty")
     out = site_pressures(None, posture, MAPPING)

@@ -109,17 +109,18 @@ def _surface_mmhg(load_fraction: float, weight_kg: np.ndarray, contact_cm2: floa
     return force_n / (contact_cm2 * 1e-4) / 1000.0 * MMHG_PER_KPA
 
 
-def _folded(tilt_deg: np.ndarray | None, threshold_deg: float, n: int) -> np.ndarray:
-    """(n, 2) each leg folded beyond the other by `threshold_deg` of thigh tilt."""
+def _folds(tilt_deg: np.ndarray | None, threshold_deg: float, n: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2) each leg folded: its thigh turned from upright `threshold_deg` more than the
+    other's; and (n, 2) each leg straight: less than half that more (False unknown)."""
     if tilt_deg is None:
-        return np.zeros((n, 2), bool)
+        return np.zeros((n, 2), bool), np.zeros((n, 2), bool)
     tilt = np.asarray(tilt_deg, dtype=np.float64)
     if tilt.shape != (n, 2):
         raise ValueError(f"thigh_tilt_deg must be (n, 2) with n = {n}, got shape {tilt.shape}")
+    more = np.stack([tilt[:, 0] - tilt[:, 1], tilt[:, 1] - tilt[:, 0]], axis=1)
     with np.errstate(invalid="ignore"):
-        left = tilt[:, 0] - tilt[:, 1] >= threshold_deg
-        right = tilt[:, 1] - tilt[:, 0] >= threshold_deg
-    return np.stack([left, right], axis=1)
+        return more >= threshold_deg, more < threshold_deg / 2
 
 
 def estimated_weight_kg(load_n: np.ndarray, mapping: NerveMapping) -> np.ndarray:
@@ -160,7 +161,9 @@ def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMa
       turned `tucked_foot_tilt_deg` more than the other on a seated label that is not a
       crossing, that leg's peroneal nerve is loaded as a tucked foot's, so a tucked foot
       read as a lean, a slouch or upright still loads its leg. A lean or a slouch turns
-      both thighs alike; a tucked foot folds one.
+      both thighs alike; a tucked foot folds one. The other way round, a leg whose thigh
+      has turned less than half that more than the other's is not loaded by a tucked-foot
+      or a crossing label (on top): the thighs say the label is wrong (a slouch misread).
     - Without a mat (None, or a frame of all NaN): sciatic and thigh take the
       `*_without_mat_mmhg` values; NaN cells count as unloaded.
     """
@@ -214,16 +217,17 @@ def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMa
     crossing = mapping.peroneal_attenuation * _surface_mmhg(
         mapping.crossed_leg_load_fraction, weight, mapping.crossed_contact_cm2)
     unsure = np.zeros(n, bool) if unsure_top is None else np.asarray(unsure_top, bool)
+    folded, straight = _folds(thigh_tilt_deg, mapping.tucked_foot_tilt_deg, n)
     for code, top in _CROSSED_TOP:
         here = codes == code
-        out[here, _PERONEAL[top]] = crossing[here]
+        on_top = here & ~straight[:, top]
+        out[on_top, _PERONEAL[top]] = crossing[on_top]
         out[here & unsure, _PERONEAL[1 - top]] = crossing[here & unsure]
+    folded[np.isin(codes, [code for code, _ in _CROSSED_TOP])] = False
     without_mat = _surface_mmhg(mapping.tucked_foot_load_fraction, weight,
                                 mapping.tucked_foot_contact_cm2)
-    folded = _folded(thigh_tilt_deg, mapping.tucked_foot_tilt_deg, n)
-    folded[np.isin(codes, [code for code, _ in _CROSSED_TOP])] = False
     for code, tucked in _TUCKED:
-        here = (codes == code) | folded[:, tucked]
+        here = ((codes == code) & ~straight[:, tucked]) | folded[:, tucked]
         surface = np.where(has_mat, tucked_surface[:, tucked], without_mat)
         out[here, _PERONEAL[tucked]] = mapping.tucked_foot_attenuation * surface[here]
     out[~np.isin(codes, _SEATED_CODES)] = 0.0
