@@ -13,11 +13,8 @@ import numpy as np
 import pytest
 
 from edge.config import load_config
-from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.labels import SITES
 from edge.model import FIBERS, simulate
-from edge.pipeline import Pipeline
-from edge.sources.replay import batches
 from edge.sources.trace import TraceReader
 from firmware_sim.clock import SimClock
 from firmware_sim.legimu import LegImuFirmware
@@ -26,6 +23,7 @@ from firmware_sim.scenario import Scenario, get_scenario
 from firmware_sim.seatmat import PtySeatMat, SeatMatFirmware
 from firmware_sim.simulation import UNIT_ADDRESSES, Sitter, write_simulated_trace
 from tests import running
+from tests.estimated import estimated
 from tests.kept import Kept
 from tests.mosquitto import Mosquitto, Subscriber
 
@@ -56,10 +54,7 @@ def crossed_trace(tmp_path_factory) -> Path:
 
 def model_numbness_s(trace: Path, site: str) -> float:
     """When the model, fed the estimator's nerve pressures, says the site goes numb."""
-    reader = TraceReader(trace)
-    pipeline = Pipeline.for_sources(reader.header.sources, load_config(None))
-    parts = [pipeline.feed(batch)[0] for batch in batches(reader)] + [pipeline.finish()[0]]
-    seconds = EstimateSeconds.concat(parts)
+    seconds, _ = estimated(TraceReader(trace), load_config(None))
     conduction = simulate(seconds.site_mmHg).conduction[:, SITES.index(site),
                                                         FIBERS.index("A_beta")]
     return float(seconds.t_s[np.flatnonzero(conduction < 0.5)[0]])

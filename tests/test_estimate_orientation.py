@@ -10,13 +10,11 @@ import numpy as np
 import pytest
 
 from edge.config import load_config
-from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.orientation import ORIENTATIONS, MatOrientation, back_share, orient
-from edge.pipeline import Pipeline
-from edge.sources.replay import batches
 from edge.sources.trace import TraceReader
 from firmware_sim.scenario import get_scenario
 from firmware_sim.simulation import Sitter, write_simulated_trace
+from tests.estimated import estimated
 
 
 def test_each_orientation_undoes_itself_and_the_back_carries_the_load():
@@ -54,10 +52,7 @@ def accuracy(trace, orientation: str, scenario, *, after_s: float = 0.0
     config = load_config(None)
     config = dataclasses.replace(config, mat=dataclasses.replace(
         config.mat, orientation=orientation, zero_file=""))
-    reader = TraceReader(trace)
-    pipeline = Pipeline.for_sources(reader.header.sources, config, this_mat=True)
-    seconds = EstimateSeconds.concat([pipeline.feed(batch)[0] for batch in batches(reader)]
-                                     + [pipeline.finish()[0]])
+    seconds, pipeline = estimated(TraceReader(trace), config, this_mat=True)
     steady = ~scenario.in_transition(seconds.t_s) & (seconds.t_s >= after_s)
     right = seconds.posture_names == scenario.posture_at(seconds.t_s)
     estimator = pipeline.estimator

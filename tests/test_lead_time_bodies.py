@@ -28,11 +28,10 @@ from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.labels import POSTURE_INDEX, SITES
 from edge.estimate.nerve import NerveMapping, site_pressures
 from edge.model import FIBERS, simulate
-from edge.pipeline import Pipeline
-from edge.sources.replay import batches
 from edge.sources.trace import TraceReader
 from firmware_sim.scenario import get_scenario
 from firmware_sim.simulation import Sitter, write_simulated_trace
+from tests.estimated import estimated
 from tests.kept import Kept
 
 RECOGNITION_S = 2.0
@@ -40,12 +39,7 @@ NOT_NEEDLESSLY_EARLY_S = 60.0
 A_BETA = FIBERS.index("A_beta")
 
 
-def case(body: str, scenario: str, weight_kg: int, seat: str):
-    return pytest.param(body, scenario, weight_kg, seat,
-                        id=f"{body}-{scenario}-{weight_kg}kg-{seat}")
-
-
-CASES = [case(body, scenario, weight, seat)
+CASES = [pytest.param(body, scenario, weight, seat, id=f"{body}-{scenario}-{weight}kg-{seat}")
          for body in ("standard", "anthropometric")
          for scenario in ("crossed_legs", "foot_under")
          for weight in (45, 130)
@@ -107,10 +101,7 @@ def tucked_sittings(tmp_path_factory: pytest.TempPathFactory):
         trace = tmp_path_factory.mktemp(body) / "tucked.jsonl.gz"
         write_simulated_trace(trace, Sitter(scenario, weight_kg=70.0, seat="cushioned", seed=5,
                                             body_model=body))
-        reader = TraceReader(trace)
-        pipeline = Pipeline.for_sources(reader.header.sources, config_for("cushioned"))
-        parts = [pipeline.feed(batch)[0] for batch in batches(reader)]
-        seconds = EstimateSeconds.concat([*parts, pipeline.finish()[0]])
+        seconds, _ = estimated(TraceReader(trace), config_for("cushioned"))
         truth = scenario.posture_index_at(seconds.t_s - 0.5)
         out[body] = seconds, truth == POSTURE_INDEX[TUCKED]
     return out

@@ -45,6 +45,7 @@ is half off the mat, or the mat is failing): the configured weight is used inste
 _SEATED_CODES = np.array(sorted(POSTURE_INDEX[p] for p in SEATED))
 _CROSSED_TOP = ((POSTURE_INDEX["crossed_left_over_right"], 0),
                 (POSTURE_INDEX["crossed_right_over_left"], 1))
+_CROSSED_CODES = np.array([code for code, _ in _CROSSED_TOP])
 _TUCKED = ((POSTURE_INDEX["foot_under_left"], 0), (POSTURE_INDEX["foot_under_right"], 1))
 _SCIATIC = (SITE_INDEX["sciatic_left"], SITE_INDEX["sciatic_right"])
 _THIGH = (SITE_INDEX["thigh_left"], SITE_INDEX["thigh_right"])
@@ -223,7 +224,7 @@ def site_pressures(kpa: np.ndarray | None, posture: np.ndarray, mapping: NerveMa
         on_top = here & ~straight[:, top]
         out[on_top, _PERONEAL[top]] = crossing[on_top]
         out[here & unsure, _PERONEAL[1 - top]] = crossing[here & unsure]
-    folded[np.isin(codes, [code for code, _ in _CROSSED_TOP])] = False
+    folded[np.isin(codes, _CROSSED_CODES)] = False
     without_mat = _surface_mmhg(mapping.tucked_foot_load_fraction, weight,
                                 mapping.tucked_foot_contact_cm2)
     for code, tucked in _TUCKED:
