@@ -73,7 +73,8 @@ class Decisions:
 
 def profile_of(config: Config) -> Profile:
     return Profile(systolic_mmHg=config.model.systolic_mmHg,
-                   diastolic_mmHg=config.model.diastolic_mmHg, diabetic=config.model.diabetic)
+                   diastolic_mmHg=config.model.diastolic_mmHg, diabetic=config.model.diabetic,
+                   sensitivity=config.model.sensitivity)
 
 
 class Agent:

@@ -599,6 +599,7 @@ class ModelConfig(_Validated):
     systolic_mmHg: float = setting(120.0, Number(70, 260))
     diastolic_mmHg: float = setting(80.0, Number(40, 140))
     diabetic: bool = setting(False, Flag())
+    sensitivity: float = setting(1.0, Number(0.5, 2.0))
     horizon_s: float = setting(3600.0, Number(600, 4 * 3600))
 
     rules: ClassVar[tuple[Rule, ...]] = (
@@ -704,7 +705,7 @@ class NerveConfig(_Validated):
     seat_load_fraction: float = setting(0.75, Number(0.5, 1))
     sciatic_attenuation_cushioned: float = setting(0.22, Number(0, 1))
     sciatic_attenuation_hard: float = setting(0.11, Number(0, 1))
-    thigh_attenuation: float = setting(0.45, Number(0, 1))
+    thigh_attenuation: float = setting(0.54, Number(0, 1))
     sciatic_without_mat_mmhg: float = setting(20.0, Number(0, 300))
     thigh_without_mat_mmhg: float = setting(15.0, Number(0, 300))
     crossed_leg_load_fraction: float = setting(0.10, Number(0, 0.3))

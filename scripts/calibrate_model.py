@@ -23,7 +23,7 @@ from edge.model.driver import run_kernel, settle
 from edge.model.params import PER_FIBRE, SHARED, Profile, kernel_parameters
 from edge.model.validation import TARGETS, measure, report
 
-SHARED_FREE = ["perfusion_half_of_map", "perfusion_hill", "flow_reopen_s",
+SHARED_FREE = ["perfusion_half_of_threshold", "perfusion_hill", "flow_reopen_s",
                "atp_supply_per_min", "atp_use_half",
                "pump_half_atp", "depolarise_per_min", "repolarise_per_min",
                "sodium_load_per_min", "sodium_clear_per_min", "diabetic_use_factor",
@@ -38,25 +38,30 @@ def current_values() -> dict[str, float | tuple[float, ...]]:
     return values
 
 
-def pack(values) -> np.ndarray:
-    vector = [values[k] for k in SHARED_FREE]
+def pack(values, free: set[str] | None = None) -> np.ndarray:
+    """The free parameters (all, or those named in `free`) as log-values."""
+    vector = [values[k] for k in SHARED_FREE if free is None or k in free]
     for name in FIBRE_FREE:
-        vector += list(values[name])
-    vector += [values[name][1] for name in BETA_FREE]
+        if free is None or name in free:
+            vector += list(values[name])
+    vector += [values[name][1] for name in BETA_FREE if free is None or name in free]
     return np.log(np.array(vector, dtype=float))
 
 
-def unpack(vector: np.ndarray, base) -> dict:
+def unpack(vector: np.ndarray, base, free: set[str] | None = None) -> dict:
     x = list(np.exp(vector))
     values = dict(base)
     for k in SHARED_FREE:
-        values[k] = x.pop(0)
+        if free is None or k in free:
+            values[k] = x.pop(0)
     for name in FIBRE_FREE:
-        values[name] = tuple(x.pop(0) for _ in range(4))
+        if free is None or name in free:
+            values[name] = tuple(x.pop(0) for _ in range(4))
     for name in BETA_FREE:
-        beta = x.pop(0)
-        ratio = beta / base[name][1]
-        values[name] = tuple(v * ratio for v in base[name])
+        if free is None or name in free:
+            beta = x.pop(0)
+            ratio = beta / base[name][1]
+            values[name] = tuple(v * ratio for v in base[name])
     return values
 
 
@@ -105,9 +110,9 @@ def partial_block(run) -> float:
     return float(conduction[:, :2].min(axis=0).max())
 
 
-def objective(vector: np.ndarray, base) -> float:
+def objective(vector: np.ndarray, base, free: set[str] | None = None) -> float:
     try:
-        values = unpack(vector, base)
+        values = unpack(vector, base, free)
         run = runner_for(values)
         return (penalty(measure(run, dt_s=2.0), rest_check(run))
                 + 10.0 * max(0.0, partial_block(run) - 0.03))
@@ -121,20 +126,28 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6000)
     parser.add_argument("--hill", type=int, default=None,
                         help="conduction Hill exponent to fit with (default: the current one)")
+    parser.add_argument("--free", default=None,
+                        help="fit only these parameters (comma-separated names; default: "
+                             "every free one)")
     args = parser.parse_args()
     values = current_values()
+    free = set(args.free.split(",")) if args.free else None
+    unknown = (free or set()) - set(SHARED_FREE + FIBRE_FREE + BETA_FREE)
+    if unknown:
+        parser.error(f"--free: not a free parameter: {', '.join(sorted(unknown))}; valid: "
+                     f"{', '.join(SHARED_FREE + FIBRE_FREE + BETA_FREE)}")
     if args.hill:
         values["conduction_hill"] = float(args.hill)
     if args.fit:
         from scipy.optimize import minimize
 
         started = time.perf_counter()
-        start = pack(values)
-        print(f"start penalty {objective(start, values):.3f}")
-        result = minimize(objective, start, args=(values,), method="Nelder-Mead",
+        start = pack(values, free)
+        print(f"start penalty {objective(start, values, free):.3f}")
+        result = minimize(objective, start, args=(values, free), method="Nelder-Mead",
                           options={"maxiter": args.iterations, "maxfev": args.iterations,
                                    "xatol": 1e-4, "fatol": 1e-6, "adaptive": True})
-        values = unpack(result.x, values)
+        values = unpack(result.x, values, free)
         print(f"fitted in {time.perf_counter() - started:.0f} s: penalty {result.fun:.4f} "
               f"({result.nfev} evaluations)")
         for key in SHARED_FREE + ["conduction_hill"]:

@@ -6,6 +6,8 @@
 - `docs/model_profiles.png`: A-beta conduction through 60 min of no flow and
   the recovery after it, and time to numbness against nerve pressure, for a
   healthy, a diabetic and a hypertensive person.
+- `docs/model_graded.png`: time to numbness against nerve pressure, for blood
+  pressures 100/60, 120/80 and 160/100, and for sensitivities 0.5, 1 and 2.
 
 Draws with matplotlib, off-screen (Agg). Reads the model
 through its public API only.
@@ -148,6 +150,45 @@ def plot_profiles(path: Path, on_min: float = 60.0, off_min: float = 30.0,
     plt.close(fig)
 
 
+BLOOD_PRESSURES = {"100/60": Profile(100.0, 60.0), "120/80": Profile(),
+                   "160/100": Profile(160.0, 100.0)}
+SENSITIVITIES = {"k = 0.5": Profile(sensitivity=0.5), "k = 1": Profile(),
+                 "k = 2": Profile(sensitivity=2.0)}
+GRADED_STYLES = ({"color": "#2874a6", "linestyle": (0, (5, 2))},
+                 {"color": "#333333", "linestyle": "-"},
+                 {"color": "#c0392b", "linestyle": (0, (1, 1.5))})
+
+
+def plot_graded(path: Path, horizon_h: float = 4.0) -> None:
+    nerve_mmHg = np.arange(0.0, 160.25, 0.25)
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.6), sharey=True, layout="constrained")
+    for ax, (title, people) in zip(axes, (("blood pressure (k = 1)", BLOOD_PRESSURES),
+                                          ("sensitivity k (120/80)", SENSITIVITIES))):
+        for (label, profile), style in zip(people.items(), GRADED_STYLES):
+            numb_s = time_to_numbness(nerve_mmHg, profile=profile, horizon_s=horizon_h * 3600)
+            numb_min = np.where(np.isfinite(numb_s), numb_s / 60.0, np.nan)
+            ax.plot(nerve_mmHg, numb_min, linewidth=1.8, label=label, **style)
+            if ax is axes[0]:
+                ax.axvline(profile.threshold_mmHg(), linewidth=0.8, alpha=0.5,
+                           color=style["color"])
+        ax.set_title(f"by {title}", fontsize=10.5)
+        ax.set_xlabel("nerve (tissue) pressure held constant (mmHg)")
+        ax.set_xlim(0, nerve_mmHg[-1])
+        ax.grid(True, which="major", color="0.92", linewidth=0.6)
+        ax.legend(loc="upper right", fontsize=8.5, framealpha=0.95)
+    axes[0].text(51, 200, "thin lines: diastolic - 30\n(the threshold, P9)", fontsize=8.5,
+                 color="0.35", va="top")
+    axes[0].set_yscale("log")
+    axes[0].set_ylim(4, horizon_h * 60 * 1.15)
+    ticks = [5, 10, 15, 20, 30, 60, 120, 240]
+    axes[0].set_yticks(ticks, [str(t) for t in ticks])
+    axes[0].set_ylabel("time to numbness (min, log scale)")
+    fig.suptitle("Nerve model: graded ischaemia. Numbness comes later near the threshold, "
+                 f"and never within {horizon_h:.0f} h below it", fontsize=11.5)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent
@@ -155,7 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for name, draw in (("model_occlusion.png", plot_occlusion),
-                       ("model_profiles.png", plot_profiles)):
+                       ("model_profiles.png", plot_profiles),
+                       ("model_graded.png", plot_graded)):
         path = args.out / name
         draw(path)
         print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} KB)")

@@ -17,14 +17,26 @@ def test_fibres_in_the_documented_order():
 
 def test_profile_defaults_and_validation():
     profile = Profile()
-    assert (profile.systolic_mmHg, profile.diastolic_mmHg, profile.diabetic) == (120.0, 80.0,
-                                                                                 False)
+    assert (profile.systolic_mmHg, profile.diastolic_mmHg, profile.diabetic,
+            profile.sensitivity) == (120.0, 80.0, False, 1.0)
     with pytest.raises(AttributeError):
         profile.diabetic = True  # type: ignore[misc]
     for bad in [{"systolic_mmHg": 70.0, "diastolic_mmHg": 80.0}, {"diastolic_mmHg": float("nan")},
-                {"diabetic": 1}, {"systolic_mmHg": "120"}]:
+                {"diabetic": 1}, {"systolic_mmHg": "120"}, {"sensitivity": 0.49},
+                {"sensitivity": 2.01}, {"sensitivity": float("inf")}, {"sensitivity": True}]:
         with pytest.raises(ValueError):
             Profile(**bad)
+
+
+def test_a_bad_sensitivity_names_its_range():
+    with pytest.raises(ValueError, match=r"sensitivity must be 0.5..2"):
+        Profile(sensitivity=3.0)
+
+
+def test_the_threshold_is_30_below_diastolic_and_never_below_25():
+    assert Profile(120, 80).threshold_mmHg() == 50.0
+    assert Profile(170, 110).threshold_mmHg() == 80.0
+    assert Profile(85, 50).threshold_mmHg() == 25.0
 
 
 def test_shapes_for_one_and_many_sites():

@@ -1,4 +1,4 @@
-"""Every physiology target P1-P7 (shared/reference/physiology.md) is a test of the model."""
+"""Every physiology target P1-P10 and the seed's timeline (shared/reference/physiology.md) is a test of the model."""
 
 from __future__ import annotations
 

@@ -79,8 +79,10 @@ def tilt_change_deg(pitch_deg: np.ndarray, roll_deg: np.ndarray, upright_pitch_d
     change of pitch or roll, it does not depend on how crooked the unit is strapped
     (a unit turned on the thigh splits one turn of the thigh between its pitch and roll
     differently, but the angle between the two directions is the same). nan where either
-    is unknown."""
+    is unknown. (atan2 of the cross and dot products: arccos of the dot product loses
+    precision for directions close together, which are the common case.)"""
     now = _gravity(np.asarray(pitch_deg, np.float64), np.asarray(roll_deg, np.float64))
     then = _gravity(np.asarray(upright_pitch_deg, np.float64),
                     np.asarray(upright_roll_deg, np.float64))
-    return np.degrees(np.arccos(np.clip((now * then).sum(axis=-1), -1.0, 1.0)))
+    across = np.linalg.norm(np.cross(now, then), axis=-1)
+    return np.degrees(np.arctan2(across, (now * then).sum(axis=-1)))

@@ -38,6 +38,7 @@ from edge.model.params import (
     K_NA_LOAD,
     K_PUMP_HALF,
     K_REPOL,
+    K_SENSITIVITY,
     K_SUPPLY,
     K_USE_HALF,
     P_HALF,
@@ -75,8 +76,8 @@ def advance_flow(flow: float, q: float, h: float, shared: np.ndarray) -> float:
 def advance(q: float, h: float, energy: float, depol: float, sodium: float, atp_use: float,
             shared: np.ndarray) -> tuple[float, float, float, float]:
     """One implicit step of one fibre: (energy, depolarisation, sodium, pump) after h seconds."""
-    supply = shared[K_SUPPLY] * q / ((1.0 - energy) + shared[K_ADP])
-    use = atp_use / (energy + shared[K_USE_HALF])
+    supply = shared[K_SUPPLY] * atp_use * q / ((1.0 - energy) + shared[K_ADP])
+    use = shared[K_SENSITIVITY] * atp_use / (energy + shared[K_USE_HALF])
     energy = (energy + h * supply) / (1.0 + h * (supply + use))
     e2 = energy * energy
     k2 = shared[K_PUMP_HALF] * shared[K_PUMP_HALF]

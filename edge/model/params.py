@@ -17,6 +17,7 @@ import numpy as np
 
 FIBERS = ("A_alpha", "A_beta", "A_delta", "C")
 A_ALPHA, A_BETA, A_DELTA, C_FIBRE = range(4)
+SENSITIVITY_RANGE = (0.5, 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,32 +30,44 @@ class Parameter:
 
 # Shared by every fibre class. Rates are per minute here and converted to per second below.
 SHARED: dict[str, Parameter] = {
-    "perfusion_half_of_map": Parameter(
-        0.3386, "x MAP", "nerve pressure that halves perfusion, as a fraction of mean arterial "
-        "pressure (so blood pressure moves the whole curve)",
-        "fitted to P1, P2; with it, at 120/80 supply falls short of demand (function is lost) "
-        "about 45 mmHg below MAP, ~30 below diastolic (Szabo/Gelberman group, "
-        "J Orthop Res 1983)"),
+    "perfusion_half_of_threshold": Parameter(
+        0.55, "x threshold", "nerve pressure that halves perfusion, as a fraction of the "
+        "person's threshold for loss of function (threshold_below_diastolic_mmHg below "
+        "diastolic, never below threshold_floor_mmHg)",
+        "fitted to P2, P8, P9: flow fails gradually from the threshold and stops some 20-30 "
+        "mmHg above it (Rydevik, Lundborg & Bagge 1981)"),
+    "threshold_below_diastolic_mmHg": Parameter(
+        30.0, "mmHg", "how far below diastolic pressure nerve function starts to be lost",
+        "Szabo/Gelberman group, J Orthop Res 1983: about 30 below diastolic; not fitted"),
+    "threshold_floor_mmHg": Parameter(
+        25.0, "mmHg", "the lowest threshold, whatever the blood pressure",
+        "P9 (never below 25 mmHg; Gelberman 1983): a low diastolic pressure does not let "
+        "venular pressures alone stop a nerve; not fitted"),
     "perfusion_hill": Parameter(
-        11.5, "-", "steepness of perfusion loss with tissue pressure (Hill exponent)",
-        "fitted to P1, P2; consistent with flow stopping at 60-80 mmHg (Rydevik 1981)"),
+        5.0, "-", "steepness of perfusion loss with tissue pressure (Hill exponent)",
+        "fitted to P1, P2, P8: arteriolar and capillary flow fail from 40-50 mmHg and flow "
+        "stops at 60-80 (Rydevik 1981), a graded loss, not a step"),
     "flow_close_s": Parameter(
         2.0, "s", "time for the nerve's blood flow to fall when pressure rises",
         "thin-walled vasa nervorum collapse within seconds of compression (seed article 002, "
         "step 1; Rydevik 1981); not fitted"),
     "flow_reopen_s": Parameter(
-        22.37, "s", "time for the nerve's blood flow to return when pressure falls",
+        24.28, "s", "time for the nerve's blood flow to return when pressure falls",
         "fitted to P6 (pins and needles start 10 s - 2 min after release) and the seed's "
         "timeline (tingling 10-20 s after release)"),
     "atp_supply_per_min": Parameter(
-        2.353, "1/min", "ATP resynthesis capacity at full perfusion",
-        "fitted to P6 (recovery after release)"),
+        2.353, "1/min", "A-beta's ATP resynthesis capacity at full perfusion; every class's "
+        "is in the same proportion to its own resting use (the same reserve), so partial "
+        "flow slows every class's run-down alike",
+        "fitted to P6 (recovery after release) and P8 (the reserve sets how little flow "
+        "still keeps a nerve conducting)"),
     "atp_adp_half": Parameter(
         0.02, "-", "ADP half-saturation of resynthesis (keeps ATP near 1 at rest)",
         "fitted to P1 and the rest state"),
     "atp_use_half": Parameter(
-        0.0204, "-", "ATP half-saturation of consumption",
-        "fitted to P3"),
+        0.01, "-", "ATP half-saturation of consumption",
+        "fitted to P3 and P2 (how far ATP falls under partial flow: low enough at 50 mmHg "
+        "for motor block, P2, while the run-down is slower there, P8)"),
     "pump_half_atp": Parameter(
         0.27, "-", "ATP at which the Na/K pump runs at half its resting rate",
         "fitted to P3"),
@@ -62,13 +75,14 @@ SHARED: dict[str, Parameter] = {
         0.05211, "1/min", "depolarisation rate with the pump stopped (Na in, K out)",
         "fitted to P3"),
     "repolarise_per_min": Parameter(
-        0.9103, "1/min", "repolarisation rate with the pump running",
+        0.927, "1/min", "repolarisation rate with the pump running",
         "fitted to P6 (A-beta back to 0.5 within 2 min, 0.95 by 7 min)"),
     "sodium_load_per_min": Parameter(
-        0.128, "1/min", "intra-axonal sodium loading with the pump stopped",
-        "fitted to P6"),
+        0.04175, "1/min", "intra-axonal sodium loading with the pump stopped",
+        "fitted to P6 and the seed's short episode (after 12 min, normal sensation within "
+        "2-5 min): a short episode loads less sodium, so its pins and needles fade sooner"),
     "sodium_clear_per_min": Parameter(
-        0.5095, "1/min", "sodium extrusion with the pump running",
+        0.2828, "1/min", "sodium extrusion with the pump running",
         "fitted to P6 (pins and needles fade by 10 +/- 5 min)"),
     "conduction_hill": Parameter(
         4.0, "-", "steepness of conduction block with depolarisation (integer Hill exponent)",
@@ -96,23 +110,27 @@ PER_FIBRE: dict[str, tuple[Parameter, ...]] = {
                                                (0.5201, "fitted to P5"),
                                                (0.8337, "fitted to P5"))),
     "ectopic_gain": tuple(Parameter(v, "-", "post-ischaemic ectopic drive per sodium load", s)
-                          for v, s in ((8.789, "fitted to P6"), (11.72, "fitted to P6"),
-                                       (8.789, "fitted to P6"), (5.858, "fitted to P6"))),
+                          for v, s in ((0.5457, "fitted to P6"),
+                                       (0.7277, "fitted to P6 and the seed's short episode"),
+                                       (0.5457, "fitted to P6"), (0.3637, "fitted to P6"))),
     "tingle_gain": tuple(Parameter(v, "-", "ectopic drive in the early-depolarisation band", s)
-                         for v, s in ((0.1099, ("fitted to P6 (peak at least twice any level "
+                         for v, s in ((0.06811, ("fitted to P6 (peak at least twice any level "
                                              "during compression)")),
-                                      (0.1646, "fitted to P6"), (0.1099, "fitted to P6"),
-                                      (0.05489, "fitted to P6"))),
+                                      (0.102, "fitted to P6"), (0.06811, "fitted to P6"),
+                                      (0.03402, "fitted to P6"))),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """The person whose nerves are modelled. Blood pressure sets how much pressure stops flow."""
+    """The person whose nerves are modelled. Blood pressure sets how much pressure stops flow;
+    `sensitivity` (0.5..2, 1 the calibrated adult) is their own: thin padding, a thin nerve or
+    a poor reserve make a larger k, which numbs sooner at any pressure that numbs."""
 
     systolic_mmHg: float = 120.0
     diastolic_mmHg: float = 80.0
     diabetic: bool = False
+    sensitivity: float = 1.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -130,15 +148,27 @@ class Profile:
                 "Profile blood pressure must be systolic 70..260 over diastolic 40..140 mmHg, "
                 "with diastolic below systolic; "
                 f"got {self.systolic_mmHg}/{self.diastolic_mmHg}")
+        if not SENSITIVITY_RANGE[0] <= self.sensitivity <= SENSITIVITY_RANGE[1]:
+            raise ValueError(f"Profile.sensitivity must be {SENSITIVITY_RANGE[0]:g}.."
+                             f"{SENSITIVITY_RANGE[1]:g} (1 = the calibrated adult), "
+                             f"got {self.sensitivity!r}")
 
     @property
     def mean_arterial_mmHg(self) -> float:
         return self.diastolic_mmHg + (self.systolic_mmHg - self.diastolic_mmHg) / 3.0
 
+    def threshold_mmHg(self, below_diastolic_mmHg: float | None = None,
+                       floor_mmHg: float | None = None) -> float:
+        """Nerve pressure at which this person's nerve starts to lose function."""
+        below = SHARED["threshold_below_diastolic_mmHg"].value if below_diastolic_mmHg is None \
+            else below_diastolic_mmHg
+        floor = SHARED["threshold_floor_mmHg"].value if floor_mmHg is None else floor_mmHg
+        return max(self.diastolic_mmHg - below, floor)
+
 
 # Positions in the shared parameter vector the kernels take.
 (P_HALF, P_HILL, K_FLOW_CLOSE, K_FLOW_OPEN, K_SUPPLY, K_ADP, K_USE_HALF, K_PUMP_HALF, K_DEPOL, K_REPOL,
- K_NA_LOAD, K_NA_CLEAR, N_SHARED) = range(13)
+ K_NA_LOAD, K_NA_CLEAR, K_SENSITIVITY, N_SHARED) = range(14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,18 +195,29 @@ def kernel_parameters(profile: Profile,
     use_factor = float(values["diabetic_use_factor"]) if diabetic else 1.0
     recovery_factor = float(values["diabetic_recovery_factor"]) if diabetic else 1.0
     shared = np.zeros(N_SHARED)
-    shared[P_HALF] = profile.mean_arterial_mmHg * float(values["perfusion_half_of_map"])
+    threshold = profile.threshold_mmHg(float(values["threshold_below_diastolic_mmHg"]),
+                                       float(values["threshold_floor_mmHg"]))
+    shared[P_HALF] = threshold * float(values["perfusion_half_of_threshold"])
     shared[P_HILL] = float(values["perfusion_hill"])
     shared[K_FLOW_CLOSE] = float(values["flow_close_s"])
     shared[K_FLOW_OPEN] = float(values["flow_reopen_s"]) / recovery_factor
-    shared[K_SUPPLY] = float(values["atp_supply_per_min"]) * per_s * recovery_factor
+    # Resynthesis per unit of the class's own (diabetic-adjusted) use: the same reserve
+    # for every class, A-beta's capacity over A-beta's healthy use.
+    reserve = float(values["atp_supply_per_min"]) / float(values["atp_use_per_min"][A_BETA])
+    shared[K_SUPPLY] = reserve * recovery_factor / use_factor
     shared[K_ADP] = float(values["atp_adp_half"])
     shared[K_USE_HALF] = float(values["atp_use_half"])
     shared[K_PUMP_HALF] = float(values["pump_half_atp"])
-    shared[K_DEPOL] = float(values["depolarise_per_min"]) * per_s
-    shared[K_REPOL] = float(values["repolarise_per_min"]) * per_s * recovery_factor
-    shared[K_NA_LOAD] = float(values["sodium_load_per_min"]) * per_s
-    shared[K_NA_CLEAR] = float(values["sodium_clear_per_min"]) * per_s * recovery_factor
+    # A sensitive nerve (k > 1) spends its energy k times as fast for the same resynthesis,
+    # and its membrane turns over k times as fast, both ways: once the pump falters it
+    # depolarises and loads sodium sooner, while at rest, where gain and loss balance, it
+    # sits where the calibrated adult's does.
+    k = profile.sensitivity
+    shared[K_SENSITIVITY] = k
+    shared[K_DEPOL] = float(values["depolarise_per_min"]) * per_s * k
+    shared[K_REPOL] = float(values["repolarise_per_min"]) * per_s * recovery_factor * k
+    shared[K_NA_LOAD] = float(values["sodium_load_per_min"]) * per_s * k
+    shared[K_NA_CLEAR] = float(values["sodium_clear_per_min"]) * per_s * recovery_factor * k
 
     def fibre(name: str, scale: float = 1.0) -> np.ndarray:
         return np.array(values[name], dtype=np.float64) * scale

@@ -19,6 +19,7 @@ from edge.model.params import (
     K_NA_LOAD,
     K_PUMP_HALF,
     K_REPOL,
+    K_SENSITIVITY,
     K_SUPPLY,
     K_USE_HALF,
     P_HALF,
@@ -38,8 +39,8 @@ def advance_flow(flow, q, h, shared):
 
 
 def advance(q, h, energy, depol, sodium, atp_use, shared):
-    supply = shared[K_SUPPLY] * q / ((1.0 - energy) + shared[K_ADP])
-    use = atp_use / (energy + shared[K_USE_HALF])
+    supply = shared[K_SUPPLY] * atp_use * q / ((1.0 - energy) + shared[K_ADP])
+    use = shared[K_SENSITIVITY] * atp_use / (energy + shared[K_USE_HALF])
     energy = (energy + h * supply) / (1.0 + h * (supply + use))
     k2 = shared[K_PUMP_HALF] ** 2
     pump = energy**2 * (1.0 + k2) / (energy**2 + k2)

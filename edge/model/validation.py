@@ -1,4 +1,4 @@
-"""The physiology targets (shared/reference/physiology.md, P1-P7) as measurements of the model.
+"""The physiology targets (shared/reference/physiology.md, P1-P10) as measurements of the model.
 
 One definition of each target, used by the tests (which assert every range),
 by `scripts/calibrate_model.py` (which fits the free parameters to them) and
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -27,6 +28,14 @@ HEALTHY = Profile()
 DIABETIC = Profile(diabetic=True)
 HYPERTENSIVE = Profile(systolic_mmHg=160.0, diastolic_mmHg=100.0)
 HYPOTENSIVE = Profile(systolic_mmHg=100.0, diastolic_mmHg=60.0)
+# P8: pressures from below the threshold to beyond occlusion, where numbness must come
+# sooner the higher the pressure.
+GRADED_MMHG = tuple(float(p) for p in range(40, 82, 2))
+# P9: blood pressures from 100/60 to 170/110.
+THRESHOLD_PROFILES = (HYPOTENSIVE, HEALTHY, Profile(140.0, 90.0), Profile(170.0, 110.0))
+SENSITIVITIES = (0.5, 1.0, 2.0)
+SHORT_EPISODE_MIN = 12.0
+FELT_ECTOPIC = 0.1  # pins and needles are no longer felt below this
 
 
 def public_runner(pressure: np.ndarray, dt_s: float, profile: Profile
@@ -150,10 +159,33 @@ TARGETS: tuple[Target, ...] = (
            "Lindstrom, Lindblom & Brismar 1997"),
     Target("p7_half_time_ratio", "P7", "diabetic over healthy recovery half-time", 3.0, 5.0,
            "Lindstrom, Lindblom & Brismar 1997"),
+    Target("p8_50_over_no_flow", "P8", "50 mmHg: minutes to numb over the no-flow minutes",
+           1.5, math.inf, "Rydevik, Lundborg & Bagge 1981; Lundborg 1982"),
+    Target("p8_70_over_no_flow", "P8", "70 mmHg and up: largest relative deviation of the "
+           "minutes to numb from the no-flow minutes", 0.0, 0.25,
+           "Rydevik, Lundborg & Bagge 1981; Lundborg 1982"),
+    Target("p8_strictly_falling", "P8", "40-80 mmHg in steps of 2: minutes to numb strictly "
+           "fall with pressure once it numbs at all (1 = yes)", 1.0, 1.0,
+           "Rydevik, Lundborg & Bagge 1981"),
+    Target("p9_max_threshold_error", "P9", "100/60, 120/80, 140/90, 170/110: largest distance "
+           "(mmHg) of the lowest pressure giving complete sensory block within 4 h from "
+           "diastolic - 30", 0.0, 7.0, "Szabo/Gelberman 1983; Gelberman 1983"),
+    Target("p9_lowest_threshold", "P9", "the lowest of those pressures (mmHg)", 25.0, math.inf,
+           "Gelberman 1983"),
+    Target("p10_k2_over_k1", "P10", "no flow: minutes to numb at k = 2 over k = 1", 0.4, 0.6,
+           "seed article 002 Q2; Lindstrom 1997"),
+    Target("p10_sooner_with_k", "P10", "50, 60, 80, 250 mmHg, k = 0.5, 1, 2: a larger k numbs "
+           "sooner wherever a smaller one numbs (1 = always)", 1.0, 1.0,
+           "seed article 002 Q2"),
+    Target("p10_rest_change", "P10", "k = 0.5 and 2: largest change of any fibre class's "
+           "resting conduction or ectopic activity", 0.0, 1e-3, "seed article 002 Q2"),
+    Target("p10_fibre_order", "P10", "k = 0.5 and 2: every blocking run keeps P5's order "
+           "(1 = always)", 1.0, 1.0, "Gasser & Erlanger; Hofmeijer 2013"),
     Target("seed_release_onset_s", "seed", "10 min no flow, release: seconds to pins and needles",
            0.0, 60.0, "seed article 002: pins and needles within the first minute"),
-    Target("seed_normal_min", "seed", "10 min no flow, release: minutes until A-beta >= 0.95",
-           0.0, 5.0, "seed article 002: normal sensation within 2-5 min"),
+    Target("seed_normal_min", "seed", "12 min no flow, release: minutes until sensation is "
+           "normal (A-beta >= 0.95 and its pins and needles below 0.1, for good)",
+           2.0, 5.0, "seed article 002: normal sensation within 2-5 min of a short episode"),
 )
 
 
@@ -180,25 +212,8 @@ def measure(run: Runner = public_runner, dt_s: float = 2.0) -> dict[str, float]:
         abs(times[key] - reference[key]) / reference[key]
         for pressure, times in no_flow.items() for key in reference)
 
-    ordered, lowest_c = 1.0, 1.0
-    for profile in (HEALTHY, DIABETIC, HYPERTENSIVE, HYPOTENSIVE):
-        for pressure, minutes in ((NO_FLOW_MMHG, 90), (60.0, 240)):
-            conduction, _ = run(_hold(pressure, minutes, dt_s), dt_s, profile)
-            beta_numb = _first(conduction[:, A_BETA] < NUMB)
-            alpha_numb = _first(conduction[:, A_ALPHA] < NUMB)
-            motor = _first(conduction[:, A_ALPHA] < BLOCK)
-            if beta_numb is None:
-                continue
-            if alpha_numb is not None and alpha_numb <= beta_numb:
-                ordered = 0.0
-            times = block_times(conduction, dt_s)
-            if times["motor_block"] <= times["sensory_block"] and math.isfinite(
-                    times["motor_block"]):
-                ordered = 0.0
-            if motor is not None:
-                lowest_c = min(lowest_c, float(conduction[motor, C_FIBRE]))
-    values["p5_beta_before_alpha"] = ordered
-    values["p5_min_c_at_motor_block"] = lowest_c
+    values["p5_beta_before_alpha"], values["p5_min_c_at_motor_block"] = fibre_order(
+        run, (HEALTHY, DIABETIC, HYPERTENSIVE, HYPOTENSIVE), dt_s)
 
     pressure = np.concatenate([_hold(NO_FLOW_MMHG, 25, dt_s), _hold(0.0, 30, dt_s)])
     conduction, ectopic = run(pressure, dt_s, HEALTHY)
@@ -222,8 +237,114 @@ def measure(run: Runner = public_runner, dt_s: float = 2.0) -> dict[str, float]:
     conduction, ectopic = run(pressure, dt_s, HEALTHY)
     release = release_response(conduction, ectopic, round(10 * 60 / dt_s), dt_s)
     values["seed_release_onset_s"] = release["onset_s"]
-    values["seed_normal_min"] = release["abeta_95_min"]
+    pressure = np.concatenate([_hold(NO_FLOW_MMHG, SHORT_EPISODE_MIN, dt_s),
+                               _hold(0.0, 15, dt_s)])
+    conduction, ectopic = run(pressure, dt_s, HEALTHY)
+    values["seed_normal_min"] = normal_again_min(conduction, ectopic,
+                                                 round(SHORT_EPISODE_MIN * 60 / dt_s), dt_s)
+    values |= graded(run, dt_s)
+    values |= thresholds(run, dt_s)
+    values |= sensitivity(run, dt_s)
     return values
+
+
+def fibre_order(run: Runner, profiles: tuple[Profile, ...], dt_s: float
+                ) -> tuple[float, float]:
+    """P5 over these profiles: (1 if A-beta always goes before A-alpha else 0, the lowest C
+    conduction at motor block)."""
+    ordered, lowest_c = 1.0, 1.0
+    for profile in profiles:
+        for pressure, minutes in ((NO_FLOW_MMHG, 90), (60.0, 240)):
+            conduction, _ = run(_hold(pressure, minutes, dt_s), dt_s, profile)
+            beta_numb = _first(conduction[:, A_BETA] < NUMB)
+            alpha_numb = _first(conduction[:, A_ALPHA] < NUMB)
+            motor = _first(conduction[:, A_ALPHA] < BLOCK)
+            if beta_numb is None:
+                continue
+            if alpha_numb is not None and alpha_numb <= beta_numb:
+                ordered = 0.0
+            times = block_times(conduction, dt_s)
+            if times["motor_block"] <= times["sensory_block"] and math.isfinite(
+                    times["motor_block"]):
+                ordered = 0.0
+            if motor is not None:
+                lowest_c = min(lowest_c, float(conduction[motor, C_FIBRE]))
+    return ordered, lowest_c
+
+
+def normal_again_min(conduction: np.ndarray, ectopic: np.ndarray, release: int,
+                     dt_s: float) -> float:
+    """Minutes from a release until A-beta conducts (>= 0.95) and its pins and needles are no
+    longer felt (< FELT_ECTOPIC), both from then on."""
+    normal = (conduction[release:, A_BETA] >= 0.95) & (ectopic[release:, A_BETA] < FELT_ECTOPIC)
+    if not normal[-1]:
+        return math.inf
+    abnormal = np.flatnonzero(~normal)
+    return 0.0 if abnormal.size == 0 else (int(abnormal[-1]) + 2) * dt_s / 60.0
+
+
+def numb_minutes(run: Runner, pressure: float, profile: Profile, dt_s: float,
+                 minutes: float = 240.0) -> float:
+    """Minutes to numb with the pressure held from rest (inf: not within `minutes`), to the
+    step's fraction."""
+    conduction, _ = run(_hold(pressure, minutes, dt_s), dt_s, profile)
+    index = _first(conduction[:, A_BETA] < NUMB)
+    return _crossing_minutes(conduction[:, A_BETA], index, NUMB, 1.0, dt_s)
+
+
+def graded(run: Runner, dt_s: float) -> dict[str, float]:
+    """P8: how the minutes to numb fall from the threshold to occlusion, at 120/80."""
+    no_flow = numb_minutes(run, NO_FLOW_MMHG, HEALTHY, dt_s)
+    times = [numb_minutes(run, p, HEALTHY, dt_s) for p in GRADED_MMHG]
+    finite = [t for t in times if math.isfinite(t)]
+    first = next((i for i, t in enumerate(times) if math.isfinite(t)), len(times))
+    falling = len(finite) >= 2 and len(finite) == len(times) - first and all(
+        later < earlier for earlier, later in pairwise(finite))
+    return {"p8_50_over_no_flow": numb_minutes(run, 50.0, HEALTHY, dt_s) / no_flow,
+            "p8_70_over_no_flow": max(abs(numb_minutes(run, p, HEALTHY, dt_s) / no_flow - 1.0)
+                                      for p in (70.0, 100.0, 150.0)),
+            "p8_strictly_falling": 1.0 if falling else 0.0}
+
+
+def block_threshold_mmHg(run: Runner, profile: Profile, dt_s: float,
+                         tolerance_mmHg: float = 0.25) -> float:
+    """The lowest held pressure that gives complete sensory block within 4 h (bisection)."""
+    def blocks(pressure: float) -> bool:
+        conduction, _ = run(_hold(pressure, 240, dt_s), dt_s, profile)
+        return bool((conduction[:, A_BETA] < BLOCK).any())
+
+    low, high = 5.0, NO_FLOW_MMHG
+    while high - low > tolerance_mmHg:
+        middle = (low + high) / 2
+        low, high = (low, middle) if blocks(middle) else (middle, high)
+    return high
+
+
+def thresholds(run: Runner, dt_s: float) -> dict[str, float]:
+    """P9: each profile's block threshold against diastolic - 30."""
+    found = {p: block_threshold_mmHg(run, p, dt_s) for p in THRESHOLD_PROFILES}
+    return {"p9_max_threshold_error": max(abs(t - (p.diastolic_mmHg - 30.0))
+                                          for p, t in found.items()),
+            "p9_lowest_threshold": min(found.values())}
+
+
+def sensitivity(run: Runner, dt_s: float) -> dict[str, float]:
+    """P10: what a person's own sensitivity k changes, and what it leaves alone."""
+    people = {k: Profile(sensitivity=k) for k in SENSITIVITIES}
+    sooner = 1.0
+    for pressure in (50.0, 60.0, 80.0, NO_FLOW_MMHG):
+        times = [numb_minutes(run, pressure, people[k], dt_s) for k in SENSITIVITIES]
+        for smaller, larger in pairwise(times):
+            if math.isfinite(smaller) and not larger < smaller:
+                sooner = 0.0
+    rest = {k: run(np.zeros(round(3600 / dt_s)), dt_s, people[k]) for k in SENSITIVITIES}
+    change = max(float(np.abs(rest[k][i][-1] - rest[1.0][i][-1]).max())
+                 for k in (0.5, 2.0) for i in (0, 1))
+    ordered, lowest_c = fibre_order(run, (people[0.5], people[2.0]), dt_s)
+    return {"p10_k2_over_k1": numb_minutes(run, NO_FLOW_MMHG, people[2.0], dt_s)
+            / numb_minutes(run, NO_FLOW_MMHG, people[1.0], dt_s),
+            "p10_sooner_with_k": sooner, "p10_rest_change": change,
+            "p10_fibre_order": 1.0 if ordered == 1.0 and lowest_c >= 0.5 else 0.0}
 
 
 def report(values: dict[str, float]) -> str:
