@@ -294,14 +294,16 @@ def numb_minutes(run: Runner, pressure: float, profile: Profile, dt_s: float,
 
 def graded(run: Runner, dt_s: float) -> dict[str, float]:
     """P8: how the minutes to numb fall from the threshold to occlusion, at 120/80."""
-    no_flow = numb_minutes(run, NO_FLOW_MMHG, HEALTHY, dt_s)
-    times = [numb_minutes(run, p, HEALTHY, dt_s) for p in GRADED_MMHG]
+    by_pressure = {p: numb_minutes(run, p, HEALTHY, dt_s)
+                   for p in (*GRADED_MMHG, 100.0, 150.0, NO_FLOW_MMHG)}
+    no_flow = by_pressure[NO_FLOW_MMHG]
+    times = [by_pressure[p] for p in GRADED_MMHG]
     finite = [t for t in times if math.isfinite(t)]
     first = next((i for i, t in enumerate(times) if math.isfinite(t)), len(times))
     falling = len(finite) >= 2 and len(finite) == len(times) - first and all(
         later < earlier for earlier, later in pairwise(finite))
-    return {"p8_50_over_no_flow": numb_minutes(run, 50.0, HEALTHY, dt_s) / no_flow,
-            "p8_70_over_no_flow": max(abs(numb_minutes(run, p, HEALTHY, dt_s) / no_flow - 1.0)
+    return {"p8_50_over_no_flow": by_pressure[50.0] / no_flow,
+            "p8_70_over_no_flow": max(abs(by_pressure[p] / no_flow - 1.0)
                                       for p in (70.0, 100.0, 150.0)),
             "p8_strictly_falling": 1.0 if falling else 0.0}
 
