@@ -5,9 +5,10 @@ Owns the routes and what each answers:
 - `/`                    the live view; `/api/stream` feeds it as server-sent events (a
                          `snapshot`, then an `update` per changed desk or alert, and the
                          broker connection); `/api/snapshot` is the same picture as JSON.
-- `/api/ack`, `/api/snooze`, `/api/pause`  POST JSON from the page's buttons and its
-                         notifications: publish the desk's `cmd/ack`, `cmd/snooze` or
-                         `cmd/pause` and answer once the broker took it.
+- `/api/ack`, `/api/snooze`, `/api/pause`, `/api/feedback`  POST JSON from the page's
+                         buttons and its notifications: publish the desk's `cmd/ack`,
+                         `cmd/snooze`, `cmd/pause` or `cmd/feedback` and answer once the
+                         broker took it.
 - `/sw.js`               the service worker: notifications with Acknowledge and Snooze.
 - `/manifest.webmanifest`  the web app manifest, so the page installs on a phone.
 - `/history`             the report's charts and tables for a desk and local days;
@@ -92,7 +93,7 @@ HERE = Path(__file__).resolve().parent
 CLIENT_QUEUE = 500
 TICK_S = 1.0
 SEED_HOURS = 24
-COMMAND_KEYS = ("id", "minutes", "paused")  # what a POST's body may give a command
+COMMAND_KEYS = ("id", "minutes", "paused", "leg", "numb")  # what a POST's body may give a command
 THEME_COLOUR = "#1864ab"  # the accent of dashboard.css
 MANIFEST = {
     "name": "legwake dashboard", "short_name": "legwake",
@@ -288,6 +289,8 @@ def create_app(config: Config, *, bridge: MqttBridge | None = None) -> Starlette
             return _problem(404, f"no alert {str(alert_id)[:80]!r} at {desk.text}")
         topic = f"{config.mqtt.topic_prefix}/{desk.site}/{desk.desk}/cmd/{kind}"
         message = {key: body[key] for key in COMMAND_KEYS if key in body}
+        if kind == "feedback" and "id" in message:  # a false alarm names its alert so
+            message["alert"] = message.pop("id")
         try:  # what is sent is what the agent will take: schemas/cmd-<kind>.json
             message = commands.check(kind, message)
         except InvalidCommand as error:

@@ -14,6 +14,7 @@ and the policy's sitting start afresh after it, as when the agent starts.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -29,7 +30,8 @@ from edge.config import Config
 from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.labels import POSTURES, SEATED, SITES
 from edge.minutes import MinuteSummaries
-from edge.model import NerveTracker, Profile
+from edge.model import NerveTracker, Profile, simulate
+from edge.model.sensitivity import Evidence, Learner, Posterior, PressureHistory
 from edge.outcomes import AlertOutcomes
 from edge.pipeline import Pipeline, sensors_present
 from edge.policy import Command, Policy, Second
@@ -45,6 +47,11 @@ MAT_LIES = {"normal": "the right way round", "rotated_180": "rotated by 180 degr
             "cable at the back)", "mirrored": "turned over (left and right swapped)",
             "rotated_180_mirrored": "with its front at the back (front and back swapped)"}
 THIGH_UNITS = ("imu_left", "imu_right")  # the battery-powered sensors
+LEGS = ("left", "right")
+HISTORY_S = 3600
+"""The nerve pressures kept to judge a person's report against (seconds, one row each)."""
+ALERTS_KEPT = 64
+"""The newest numbness alerts remembered, for a false alarm naming one."""
 MAX_FEED_S = 600.0
 """The longest stretch of a trace a replay hands the agent at once. A feed's seconds are
 decided together, so a batch of sparse chunks spanning hours would hold all its windows."""
@@ -77,16 +84,27 @@ def profile_of(config: Config) -> Profile:
                    sensitivity=config.model.sensitivity)
 
 
+def leg_sites(leg: str) -> list[int]:
+    """The rows of SITES on that leg (sciatic, thigh, peroneal)."""
+    return [i for i, site in enumerate(SITES) if site.endswith(f"_{leg}")]
+
+
 class Agent:
     def __init__(self, config: Config, sources: Mapping[str, Mapping[str, Any]], *,
                  id_prefix: str, started_utc: datetime, origin_s: float = 0.0,
                  sinks: Sequence[Sink] = (), live: bool = False,
-                 links: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None):
+                 links: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+                 evidence: Evidence | None = None):
         """`links`: each live source's link counters now (reconnects, battery_pct), for
-        the minutes' device health; a replay has none."""
+        the minutes' device health; a replay has none. `evidence`: what the person has
+        reported before (the live agent keeps it); their sensitivity starts there."""
         self.config = config
         self.pipeline = Pipeline.for_sources(sources, config, this_mat=live)
         self.fitted = sensors_present(sources)
+        self.learner = Learner(profile_of(config))
+        self.sensitivity = Posterior(config.model.sensitivity, evidence or Evidence())
+        self.history = PressureHistory(len(SITES), HISTORY_S)
+        self._numbness_alerts: dict[str, tuple[float, str, float]] = {}
         self.tracker = self._rested_nerves()
         self.policy = Policy(config.policy, id_prefix=id_prefix)
         self.id_prefix = id_prefix
@@ -154,6 +172,8 @@ class Agent:
                 minutes: float | None = None) -> None:
         """An acknowledgement, snooze, pause or resume from the person, taking effect now (the
         data's now). An acknowledgement without an id is for the newest alert."""
+        if kind == "feedback":
+            raise ValueError("feedback is Agent.feedback(numb=, leg=, alert_id=)")
         if kind == "ack" and alert_id is None:
             alert_id = self.policy.newest_open_alert_id
             if alert_id is None:
@@ -161,6 +181,69 @@ class Agent:
         self.policy.command(Command(kind, self._last_t, alert_id=alert_id, minutes=minutes))
         if kind in ("ack", "snooze"):
             self.outcomes.command(kind, self._last_t, alert_id)
+
+    def feedback(self, *, numb: bool, leg: str | None = None,
+                 alert_id: str | None = None) -> dict[str, Any]:
+        """The person says a leg fell asleep (`numb`, its `leg`), or that the alert `alert_id`
+        was a false alarm: their sensitivity learns from it (`edge.model.sensitivity`), the
+        nerves are followed on under the new one, and a `feedback` event goes to the sinks
+        (returned too)."""
+        before = self.sensitivity
+        verdict, alert = None, None
+        if numb:
+            if leg not in LEGS:
+                raise ValueError(f"leg must be one of {', '.join(LEGS)}, got {leg!r}")
+        else:
+            alert = self._numbness_alerts.get(alert_id) if alert_id else None
+            if alert is None:
+                verdict = "not a numbness alert of this run of the agent"
+            else:
+                leg = alert[1].rsplit("_", 1)[1]
+        pressures, times = self.history.pressures(), self.history.times()
+        if verdict is None and not len(pressures):
+            verdict = "no nerve pressures seen yet"
+        if verdict is None:
+            sites = leg_sites(str(leg))
+            if numb:
+                evidence, said = self.learner.numb(before.evidence, pressures[:, sites])
+            else:
+                assert alert is not None
+                row = int(np.searchsorted(times, alert[0] + self.origin_s - 1e-6))
+                if row >= len(times) or abs(times[row] - self.origin_s - alert[0]) > 1.0:
+                    evidence, said = before.evidence, None
+                    verdict = "the alert is older than the pressures kept"
+                else:
+                    evidence, said = self.learner.fine(before.evidence, pressures[:, sites],
+                                                       row, alert[2])
+            if said is not None and not said.used:
+                verdict = said.reason
+            self.sensitivity = Posterior(before.start, evidence)
+            if self.sensitivity.k != before.k:
+                self._follow_under(self.sensitivity.k, pressures)
+        low, high = self.sensitivity.band()
+        event = {"t": round(self._last_t, 3), "event": "feedback", "numb": numb,
+                 "leg": leg, "alert_id": alert_id, "learned": verdict is None,
+                 "reason": verdict, "sensitivity_before": round(before.k, 3),
+                 "sensitivity": round(self.sensitivity.k, 3),
+                 "sensitivity_low": round(low, 3), "sensitivity_high": round(high, 3),
+                 "reports": self.sensitivity.evidence.reports}
+        event = self._stamp(event)
+        self._emit([event], [], None, final=False)
+        return event
+
+    def _follow_under(self, sensitivity: float, pressures: np.ndarray) -> None:
+        """The nerves as the new sensitivity has them now: the pressures kept, from rested
+        nerves at their start (an hour back, or the start of the data)."""
+        profile = dataclasses.replace(profile_of(self.config), sensitivity=sensitivity)
+        state = simulate(pressures, dt_s=1.0, profile=profile).final_state if len(
+            pressures) else None
+        self.tracker = NerveTracker(sites=len(SITES), profile=profile,
+                                    horizon_s=self.config.model.horizon_s, state=state)
+
+    @property
+    def newest_numbness_alert_id(self) -> str | None:
+        """The newest numbness alert of this run (what a false alarm without an id is of)."""
+        return next(reversed(self._numbness_alerts), None)
 
     @property
     def paused_until_utc(self) -> datetime | None:
@@ -189,7 +272,7 @@ class Agent:
         if not len(seconds):
             return self._emit([], [], None, final=final)
         resumed = self._after_jump(seconds.t_s)
-        numbness = self._time_to_numbness(seconds.site_mmHg, resumed)
+        numbness = self._time_to_numbness(seconds.t_s, seconds.site_mmHg, resumed)
         t = seconds.t_s - self.origin_s
         postures = seconds.posture_names
         by_second: list[list[dict[str, Any]]] = [[] for _ in range(len(t))]
@@ -214,6 +297,7 @@ class Agent:
             for alert in decided:
                 if alert["event"] == "alert":
                     self.outcomes.alert(alert)
+                    self._remember(alert)
             events += decided
         self._last_t = float(t[-1])
         events = [self._stamp(event) for event in events]
@@ -225,6 +309,16 @@ class Agent:
         return self._emit(events, minutes, self._state(seconds, numbness, float(t[-1])),
                           final=final)
 
+    def _remember(self, alert: Mapping[str, Any]) -> None:
+        """A numbness alert's time, site and foretold time, for a false alarm naming it."""
+        if alert["kind"] != "numbness" or alert.get("site") is None:
+            return
+        ahead = alert.get("time_to_numbness_s")
+        self._numbness_alerts[alert["id"]] = (
+            float(alert["t"]), str(alert["site"]), math.inf if ahead is None else float(ahead))
+        while len(self._numbness_alerts) > ALERTS_KEPT:
+            del self._numbness_alerts[next(iter(self._numbness_alerts))]
+
     def _after_jump(self, t_s: np.ndarray) -> np.ndarray:
         """Which seconds come right after a jump over a long gap in all the data (the
         estimator's windower windows only the first `GAP_S` of a gap, then jumps)."""
@@ -234,22 +328,27 @@ class Agent:
         self._last_window_s = float(t_s[-1])
         return t_s - before > 1.5 * step
 
-    def _time_to_numbness(self, site_mmHg: np.ndarray, resumed: np.ndarray) -> np.ndarray:
+    def _time_to_numbness(self, t_s: np.ndarray, site_mmHg: np.ndarray, resumed: np.ndarray
+                          ) -> np.ndarray:
         """The nerve model one step a second; after a jump over a gap it starts again from
         rested nerves, as when the agent starts: the model steps one second a row, and the
         time jumped over is not known to have loaded them."""
         if not resumed.any():
+            self.history.extend(t_s, site_mmHg)
             return self.tracker.advance(site_mmHg)[2]
         edges = np.unique(np.r_[0, np.flatnonzero(resumed), len(site_mmHg)])
         parts = []
         for lo, hi in itertools.pairwise(edges.tolist()):
             if resumed[lo]:
                 self.tracker = self._rested_nerves()
+                self.history.clear()
+            self.history.extend(t_s[lo:hi], site_mmHg[lo:hi])
             parts.append(self.tracker.advance(site_mmHg[lo:hi])[2])
         return np.concatenate(parts)
 
     def _rested_nerves(self) -> NerveTracker:
-        return NerveTracker(sites=len(SITES), profile=profile_of(self.config),
+        profile = dataclasses.replace(profile_of(self.config), sensitivity=self.sensitivity.k)
+        return NerveTracker(sites=len(SITES), profile=profile,
                             horizon_s=self.config.model.horizon_s)
 
     def _emit(self, events: list[dict[str, Any]], minutes: list[dict[str, Any]],
@@ -326,7 +425,15 @@ class Agent:
                 "confidence": round(float(seconds.confidence[i]), 3), "sites": sites,
                 "sensors": sensors, "seat": _seat(seconds, i),
                 "sitting_s": None if since is None else round(t - since, 1),
-                "last_break": self._last_break(t), "battery_pct": self._battery_pct()}
+                "last_break": self._last_break(t), "battery_pct": self._battery_pct(),
+                "sensitivity": self.sensitivity_summary()}
+
+    def sensitivity_summary(self) -> dict[str, Any]:
+        """The person's sensitivity as learned so far: its centre, its 10-90 % band and how
+        many reports it rests on."""
+        low, high = self.sensitivity.band()
+        return {"k": round(self.sensitivity.k, 3), "low": round(low, 3),
+                "high": round(high, 3), "reports": self.sensitivity.evidence.reports}
 
     def _battery_pct(self) -> dict[str, int | None]:
         """Each thigh unit's battery level as its live link last read it (%); None when it

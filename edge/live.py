@@ -2,7 +2,8 @@
 
 Owns the live loop: the configured sources (or the simulated desk, with
 `--sim`) pumping into one bounded queue, the agent taking what arrived a few
-times a second, MQTT commands applied (and a pause published as it changes), the
+times a second, MQTT commands applied (and a pause published as it changes), what the
+person has taught of their sensitivity kept across restarts, the
 nudges that reach the person (the buzz on the thigh units, push notifications),
 and a clean shutdown (offline status, outbox flushed). Everything it decides goes
 through `edge.agent`, the same code a replay runs; the channels are sinks after
@@ -26,9 +27,10 @@ from edge.agent import Agent, Sink, session_prefix
 from edge.atomic import replace_text
 from edge.config import Config
 from edge.model import warmup
+from edge.model.sensitivity import Evidence
 from edge.nudge.haptic import HapticSink
 from edge.nudge.push import PushSink
-from edge.payloads import AckCommand, Command, Commands, PauseCommand
+from edge.payloads import AckCommand, Command, Commands, FeedbackCommand, PauseCommand
 from edge.publish import MqttPublisher
 from edge.sinks import MqttSink, StoreSink
 from edge.sources.base import Clock, Received, Source
@@ -98,9 +100,11 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
         sinks: list[Sink] = [MqttSink(publisher), pushes, haptics, *extra_sinks]
         if logbook is not None:
             sinks.append(logbook)
+        learned = _Learned(f"{config.mqtt.outbox_path}.sensitivity", config.desk.person)
         agent = Agent(config, {s.name: s.describe() for s in sources}, id_prefix=prefix,
                       started_utc=started, origin_s=clock(), sinks=sinks, live=True,
-                      links=lambda: {s.name: _link_counters(s) for s in sources})
+                      links=lambda: {s.name: _link_counters(s) for s in sources},
+                      evidence=learned.restore())
         log.info("agent running", extra={"sources": [s.name for s in sources],
                                          "alert_prefix": prefix,
                                          "log": config.log.path or None})
@@ -117,7 +121,7 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
                 chunks.append(await asyncio.wait_for(queue.get(), TICK_S))
             chunks += _drain(queue)
             for command in publisher.commands():
-                _apply(agent, command)
+                _apply(agent, command, learned)
             agent.process(chunks)
             paused.publish(agent)  # after a pause command, or when a pause ran out
             for task in pumps:
@@ -142,8 +146,20 @@ async def run_agent(config: Config, stop: asyncio.Event, *, clock: Clock = time.
     return agent
 
 
-def _apply(agent: Agent, command: Command) -> None:
-    if isinstance(command, AckCommand):
+def _apply(agent: Agent, command: Command, learned: _Learned) -> None:
+    if isinstance(command, FeedbackCommand):
+        alert_id = command.alert_id
+        if not command.numb and alert_id is None:
+            alert_id = agent.newest_numbness_alert_id
+        said = agent.feedback(numb=command.numb, leg=command.leg, alert_id=alert_id)
+        log.info("feedback: %s; sensitivity %.2f -> %.2f%s",
+                 f"{command.leg} leg fell asleep" if command.numb
+                 else f"false alarm ({alert_id or 'no alert'})",
+                 said["sensitivity_before"], said["sensitivity"],
+                 "" if said["learned"] else f" ({said['reason']})")
+        if said["learned"]:
+            learned.keep(agent.sensitivity.evidence)
+    elif isinstance(command, AckCommand):
         agent.command("ack", alert_id=command.alert_id)
     elif isinstance(command, PauseCommand):
         agent.command("pause" if command.paused else "resume", minutes=command.minutes)
@@ -193,6 +209,42 @@ class _PauseState:
             replace_text(self.path, json.dumps({"paused": paused, "until": until}))
         except OSError as error:  # the pause still holds; only a restart forgets it
             log.warning("%s: cannot keep the pause (%s)", self.path, error)
+
+
+class _Learned:
+    """What the person has reported of their sensitivity, kept in a file beside the outbox
+    so that it outlives a restart; it is the person's, so another [desk] person starts
+    afresh."""
+
+    def __init__(self, path: str, person: str) -> None:
+        self.path = Path(path)
+        self.person = person
+
+    def restore(self) -> Evidence | None:
+        try:
+            kept = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(kept, dict):
+                raise ValueError("not a JSON object")  # noqa: TRY004 (a file's content)
+            evidence = Evidence.from_dict(kept.get("evidence"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            log.warning("%s: not what a person taught (%s); their sensitivity starts at"
+                        " [model] sensitivity", self.path, error)
+            return None
+        if kept.get("person") != self.person:
+            log.info("%s is another person's ([desk] person changed): the sensitivity starts"
+                     " afresh", self.path)
+            return None
+        log.info("sensitivity learned from %d report(s) restored", evidence.reports)
+        return evidence
+
+    def keep(self, evidence: Evidence) -> None:
+        try:
+            replace_text(self.path, json.dumps({"person": self.person,
+                                                "evidence": evidence.to_dict()}))
+        except OSError as error:  # it holds until a restart
+            log.warning("%s: cannot keep what the person taught (%s)", self.path, error)
 
 
 def _haptics(config: Config, sources: Sequence[Source]) -> HapticSink:

@@ -6,7 +6,8 @@ Owns two things every process that reads the broker shares:
   the broker can send anything: bytes that are not UTF-8, NaN, or `[[[[...` nested
   thousands deep (which makes Python's json raise RecursionError, not ValueError). All
   of it becomes the caller's own error with a reason, never another exception.
-- `Commands`: the one definition of `cmd/ack`, `cmd/snooze` and `cmd/pause`, `schemas/cmd-*.json`
+- `Commands`: the one definition of `cmd/ack`, `cmd/snooze`, `cmd/pause` and `cmd/feedback`,
+  `schemas/cmd-*.json`
   compiled by fastjsonschema and checked at run time by the agent (what it applies) and
   the dashboard (what it shows and what it sends) alike. The longest snooze is
   [policy] snooze_max_min, which replaces the schema's maximum.
@@ -35,6 +36,7 @@ __all__ = [
     "Command",
     "CommandKind",
     "Commands",
+    "FeedbackCommand",
     "InvalidCommand",
     "InvalidPayload",
     "PauseCommand",
@@ -170,9 +172,20 @@ class PauseCommand:
     received_at: datetime
 
 
-Command = AckCommand | SnoozeCommand | PauseCommand
-CommandKind = Literal["ack", "snooze", "pause"]
-COMMAND_KINDS: tuple[CommandKind, ...] = ("ack", "snooze", "pause")
+@dataclass(frozen=True, slots=True)
+class FeedbackCommand:
+    """What the person felt (cmd/feedback): their `leg` fell asleep (`numb`), or the alert
+    `alert_id` (None: the newest numbness alert) was a false alarm (not `numb`)."""
+
+    numb: bool
+    leg: str | None
+    alert_id: str | None
+    received_at: datetime
+
+
+Command = AckCommand | SnoozeCommand | PauseCommand | FeedbackCommand
+CommandKind = Literal["ack", "snooze", "pause", "feedback"]
+COMMAND_KINDS: tuple[CommandKind, ...] = ("ack", "snooze", "pause", "feedback")
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -202,7 +215,8 @@ class PayloadSchema:
 
 
 class Commands:
-    """The cmd/ack, cmd/snooze and cmd/pause payloads: checked against their schemas, with
+    """The cmd/ack, cmd/snooze, cmd/pause and cmd/feedback payloads: checked against their
+    schemas, with
     the longest snooze `snooze_max_min` (None: the schema's own maximum)."""
 
     def __init__(self, snooze_max_min: float | None = None) -> None:
@@ -215,6 +229,10 @@ class Commands:
         self.pause_minutes: tuple[int, int] = (pause["minimum"], pause["maximum"])
         self._validators = {kind: fastjsonschema.compile(schema)
                             for kind, schema in schemas.items()}
+        # The keys and types alone first, so that their reasons come before "not one of".
+        self._shapes = {kind: fastjsonschema.compile(
+            {key: value for key, value in schema.items() if key != "oneOf"})
+            for kind, schema in schemas.items() if "oneOf" in schema}
 
     def check(self, kind: str, body: object) -> dict[str, Any]:
         """`body` if it is a valid `kind` command, else InvalidCommand with the schema's reason.
@@ -224,8 +242,11 @@ class Commands:
             raise InvalidCommand(f"unknown command {show(kind)}: expected"
                                  f" {', '.join(COMMAND_KINDS)}")
         try:
+            self._shapes.get(kind, validate)(body)
             validate(body)
         except fastjsonschema.JsonSchemaValueException as error:
+            if kind == "feedback" and error.rule == "oneOf" and isinstance(body, dict):
+                raise InvalidCommand(_feedback_reason(body)) from None
             raise InvalidCommand(_reason(error, self.pause_minutes if kind == "pause"
                                          else self.snooze_minutes)) from None
         except RecursionError:
@@ -236,17 +257,31 @@ class Commands:
         return body
 
     def parse(self, kind: CommandKind, payload: bytes, *, received_at: datetime) -> Command:
-        """One cmd/ack, cmd/snooze or cmd/pause payload -> its Command, or InvalidCommand
-        saying why."""
+        """One cmd/ack, cmd/snooze, cmd/pause or cmd/feedback payload -> its Command, or
+        InvalidCommand saying why."""
         body = self.check(kind, json_object(payload, InvalidCommand, constants=False,
                                             max_bytes=MAX_COMMAND_BYTES))
         if kind == "ack":
             return AckCommand(alert_id=body.get("id"), received_at=received_at)
+        if kind == "feedback":
+            return FeedbackCommand(numb=body["numb"], leg=body.get("leg"),
+                                   alert_id=body.get("alert"), received_at=received_at)
         if kind == "pause":
             return PauseCommand(paused=body.get("paused", True), minutes=body.get("minutes"),
                                 received_at=received_at)
         return SnoozeCommand(minutes=body["minutes"], alert_id=body.get("id"),
                              received_at=received_at)
+
+
+def _feedback_reason(body: dict[str, Any]) -> str:
+    """Why a feedback that has the right keys and types is not one of the two messages."""
+    if body["numb"]:
+        if "alert" in body:
+            return ('alert: not with "numb": true (a leg that fell asleep names its "leg";'
+                    ' a false alarm is "numb": false)')
+        return 'missing "leg": which leg fell asleep, "left" or "right"'
+    return ('leg: not with "numb": false (a false alarm names its "alert"; the leg is'
+            " the alert's)")
 
 
 def _reason(error: fastjsonschema.JsonSchemaValueException,

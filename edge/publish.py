@@ -13,7 +13,7 @@ lives under `<topic_prefix>/<site>/<desk>/` (see `Topics`):
             Assistant's "Last alert" shows after a restart of Home Assistant or the agent.
 - `pause`   retained, QoS 1 through the outbox: whether nudges are paused (schemas/pause.json);
             the live loop calls `publish_pause` at start and on every change.
-- `cmd/ack`, `cmd/snooze`, `cmd/pause`  subscribed (QoS 1); checked against their schemas
+- `cmd/ack`, `cmd/snooze`, `cmd/pause`, `cmd/feedback`  subscribed (QoS 1); checked against their schemas
             into `Command`s (edge/payloads.py); a bad one is counted and dropped.
 - `<ha_prefix>/device/<node id>/config`  retained Home Assistant discovery (see
             `ha_discovery_config`, docs/home-assistant.md). The topic announced is remembered
@@ -170,9 +170,14 @@ class Topics:
         return f"{self.base}/cmd/pause"
 
     @property
+    def cmd_feedback(self) -> str:
+        return f"{self.base}/cmd/feedback"
+
+    @property
     def commands(self) -> dict[str, CommandKind]:
         """Each command topic and the kind of command it carries."""
-        return {self.cmd_ack: "ack", self.cmd_snooze: "snooze", self.cmd_pause: "pause"}
+        return {self.cmd_ack: "ack", self.cmd_snooze: "snooze", self.cmd_pause: "pause",
+                self.cmd_feedback: "feedback"}
 
     @property
     def ha_status(self) -> str:
@@ -267,7 +272,8 @@ def ha_discovery_config(topics: Topics, desk: DeskConfig, *, state_interval_s: f
     site's nerve pressure and time to numbness, whether numbness is ahead for each leg, the
     seat's occupancy, the time seated, the last break, the thigh units' batteries and the
     sensors' health; from `alert` and `last_alert`: the alerts as an event entity and a "last
-    alert" sensor; from `pause`: a "Pause nudges" switch (to `cmd/pause`); an Acknowledge
+    alert" sensor; from `pause`: a "Pause nudges" switch (to `cmd/pause`); "My left/right leg
+    fell asleep" and "False alarm, I was fine" buttons (to `cmd/feedback`); an Acknowledge
     button (to `cmd/ack`) and a snooze select (to `cmd/snooze`, lengths within
     `snooze_minutes`, the commands' (min, max); None: the schema's). Availability follows
     `status`. Format: https://www.home-assistant.io/integrations/mqtt/ ("Device discovery
@@ -356,6 +362,18 @@ def ha_discovery_config(topics: Topics, desk: DeskConfig, *, state_interval_s: f
             "value_template": _number_template(f"battery_pct.{unit}", "v | round | int"),
             **live,
         }
+    components["sensitivity"] = {
+        # Learned from the person's feedback: 1 is the calibrated adult, above 1 sooner numb.
+        "p": "sensor", "name": "Leg sensitivity", "state_class": "measurement",
+        "suggested_display_precision": 2, "entity_category": "diagnostic",
+        "icon": "mdi:account-heart-outline",
+        # A state from an agent older than the learning has none: unknown, not an error.
+        "value_template": ("{% set v = (value_json.sensitivity | default({})).k | default(None)"
+                           " %}{{ (v | round(2)) if v is number else None }}"),
+        "json_attributes_topic": topics.state,
+        "json_attributes_template": "{{ value_json.sensitivity | default({}) | tojson }}",
+        **live,
+    }
     for sensor in SENSORS:
         components[f"{sensor}_health"] = {
             "p": "sensor", "name": f"{sensor.replace('_', ' ').capitalize()} health",
@@ -384,6 +402,17 @@ def ha_discovery_config(topics: Topics, desk: DeskConfig, *, state_interval_s: f
         # {}: the newest alert still open (schemas/cmd-ack.json).
         "p": "button", "name": "Acknowledge", "command_topic": topics.cmd_ack,
         "payload_press": "{}", "icon": "mdi:check-circle-outline",
+    }
+    for leg in LEGS:
+        components[f"{leg}_leg_asleep"] = {
+            "p": "button", "name": f"My {leg} leg fell asleep",
+            "command_topic": topics.cmd_feedback,
+            "payload_press": json.dumps({"leg": leg, "numb": True}), "icon": "mdi:foot-print",
+        }
+    components["false_alarm"] = {
+        # {"numb": false}: the newest numbness alert (schemas/cmd-feedback.json).
+        "p": "button", "name": "False alarm, I was fine", "command_topic": topics.cmd_feedback,
+        "payload_press": json.dumps({"numb": False}), "icon": "mdi:emoticon-happy-outline",
     }
     choices = [m for m in SNOOZE_CHOICES_MIN if lowest <= m <= highest] or [highest]
     components["snooze"] = {

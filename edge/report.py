@@ -17,6 +17,7 @@ import bisect
 import csv
 import html
 import io
+import itertools
 import math
 import sqlite3
 import statistics
@@ -194,6 +195,28 @@ class SensorHealth:
         return self.bad_packets / self.packets if self.packets else None
 
 
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What the person at one desk said they felt, and the sensitivity k it taught: the
+    newest k with its 10-90 % band, and every k after a report (local time, k, low, high),
+    for the chart."""
+
+    desk: str
+    numb_left: int
+    numb_right: int
+    false_alarms: int
+    untaught: int
+    sensitivity: float
+    sensitivity_low: float
+    sensitivity_high: float
+    reports: int
+    history: tuple[tuple[datetime, float, float, float], ...]
+
+    @property
+    def numb(self) -> int:
+        return self.numb_left + self.numb_right
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ReportData:
     """Everything the report shows, for one log, desk filter and range of local days."""
@@ -212,6 +235,7 @@ class ReportData:
     nerve: NerveTimeline
     site_loads: tuple[SiteLoad, ...]
     health: tuple[SensorHealth, ...]
+    feedback: tuple[Feedback, ...] = ()
     generated: datetime = field(default_factory=lambda: datetime.now().astimezone())
 
     @property
@@ -372,7 +396,7 @@ def load_report(db_path: str | Path, *, desk: str | None = None, start: date | N
             timezone=_timezone_name(), desks=_desks(conn, span), days=days,
             postures=postures, standing_s=standing_s, alerts=_alerts(conn, span),
             pressure=_pressure(conn, span), nerve=nerve, site_loads=_site_loads(nerve),
-            health=_health(conn, span))
+            health=_health(conn, span), feedback=_feedback(conn, span))
     finally:
         conn.close()
 
@@ -461,6 +485,31 @@ def _alerts(conn: sqlite3.Connection, span: _Range) -> tuple[AlertSummary, ...]:
     kinds = [*ALERT_KINDS, *sorted({row[0] for row in rows} - set(ALERT_KINDS))]
     return tuple(_alert_summary(kind, [r for r in rows if kind in ("all", r[0])])
                  for kind in (*kinds, "all"))
+
+
+def _feedback(conn: sqlite3.Connection, span: _Range) -> tuple[Feedback, ...]:
+    """Each desk's feedback in the range (none from a log older than the feedback table)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone() is None:
+        return ()
+    sql, params = span.where("time_utc")
+    rows = conn.execute(
+        "SELECT site || '/' || desk AS where_, time_utc, numb, leg, learned, sensitivity,"
+        f" sensitivity_low, sensitivity_high, reports FROM feedback WHERE {sql}"
+        " ORDER BY where_, time_utc, t",
+        params).fetchall()
+    out = []
+    for desk, group in itertools.groupby(rows, key=lambda row: row[0]):
+        said = list(group)
+        newest = said[-1]
+        out.append(Feedback(
+            desk=desk, numb_left=sum(r[2] == 1 and r[3] == "left" for r in said),
+            numb_right=sum(r[2] == 1 and r[3] == "right" for r in said),
+            false_alarms=sum(r[2] == 0 for r in said), untaught=sum(r[4] == 0 for r in said),
+            sensitivity=newest[5], sensitivity_low=newest[6], sensitivity_high=newest[7],
+            reports=newest[8],
+            history=tuple((datetime.fromisoformat(r[1]).astimezone(), r[5], r[6], r[7])
+                          for r in said)))
+    return tuple(out)
 
 
 def _alert_summary(kind: str, rows: Sequence[tuple]) -> AlertSummary:
@@ -593,7 +642,8 @@ def tables(data: ReportData) -> dict[str, Table]:
     """Every table of the report, by CSV file stem."""
     return {t.name: t for t in (
         _daily_table(data), _posture_table(data), _alert_table(data), _site_table(data),
-        _health_table(data), _pressure_table(data), _cop_table(data), _nerve_table(data))}
+        _health_table(data), _pressure_table(data), _cop_table(data), _nerve_table(data),
+        _feedback_table(data))}
 
 
 def _daily_table(data: ReportData) -> Table:
@@ -652,6 +702,18 @@ def _health_table(data: ReportData) -> Table:
                f"{h.reconnects:,}" if h.reconnects else "none", str(h.dropouts),
                "–" if h.lowest_battery_pct is None else f"{h.lowest_battery_pct} %")
               for h in data.health))
+
+
+def _feedback_table(data: ReportData) -> Table:
+    return Table(
+        "feedback", ("desk", "numb_left", "numb_right", "false_alarms", "taught_nothing",
+                     "sensitivity", "sensitivity_low", "sensitivity_high", "reports"),
+        tuple((f.desk, f.numb_left, f.numb_right, f.false_alarms, f.untaught, f.sensitivity,
+               f.sensitivity_low, f.sensitivity_high, f.reports) for f in data.feedback),
+        tuple((f.desk, str(f.numb_left), str(f.numb_right), str(f.false_alarms),
+               str(f.untaught), f"{f.sensitivity:.2f}", f"{f.sensitivity_low:.2f}",
+               f"{f.sensitivity_high:.2f}", str(f.reports))
+              for f in data.feedback))
 
 
 def _fine_percent(share: float | None) -> str:
@@ -889,6 +951,9 @@ def report_body(data: ReportData) -> tuple[str, str]:
          "thigh, peroneal) and the lowest time to numbness among them; a gap in the lower "
          "panel means no site was heading to numbness.</p>"),
 
+        '<h2 id="feedback">What people felt, and their sensitivity</h2>',
+        *_feedback_section(data, shown["feedback"]),
+
         '<h2 id="health">Device health</h2>',
         _html_table(shown["health"], first=("Desk", "Sensor", "Minutes", "Present",
                                              "Packets", "Bad packets", "Gaps", "Lost",
@@ -901,6 +966,27 @@ def report_body(data: ReportData) -> tuple[str, str]:
          f"{_e(data.generated.isoformat(timespec='minutes'))}.</footer>"),
     ]
     return title, "".join(sections)
+
+
+def _feedback_section(data: ReportData, table: Table) -> list[str]:
+    from edge import report_plots as plots
+
+    if not data.feedback:
+        return [('<p class="note">Nobody reported a leg falling asleep or a false alarm in '
+                 "this range; each desk's sensitivity is its [model] sensitivity.</p>")]
+    return [
+        _img(plots.sensitivity_png(data), "Each desk's sensitivity k after each report, with "
+             "its 10 to 90 % band"),
+        _html_table(table, first=("Desk", "Left leg asleep", "Right leg asleep",
+                                  "False alarms", "Taught nothing", "k now", "k from (10 %)",
+                                  "to (90 %)", "Reports")),
+        ('<p class="note">From the buttons "my leg fell asleep" and "false alarm, I was fine" '
+         "(dashboard, Home Assistant, cmd/feedback). Each report teaches the model the "
+         "person's own sensitivity k: 1 is the calibrated adult, 2 a leg that falls asleep "
+         "in half the time, 0.5 in twice the time. The newest k is what the alerts use now. "
+         "A report taught nothing when that leg's nerves were not loaded before it (not a "
+         "positional numbness) or its alert was unknown.</p>"),
+    ]
 
 
 def write_report(data: ReportData, out: str | Path) -> Path:

@@ -30,7 +30,7 @@ from edge.report import (
 )
 
 __all__ = ["alerts_png", "daily_png", "nerve_figure", "nerve_png", "postures_png",
-           "pressure_figure", "pressure_png"]
+           "pressure_figure", "pressure_png", "sensitivity_png"]
 
 # Off-screen; pyplot is never imported, so no GUI backend is ever tried.
 matplotlib.use("Agg")
@@ -347,3 +347,36 @@ def nerve_figure(data: ReportData) -> Figure:
         ttn_ax.set_xlabel(f"local time ({data.timezone}); logged hours only, grey lines "
                           "separate periods without data")
         return fig
+
+
+def sensitivity_png(data: ReportData) -> bytes:
+    """Each desk's sensitivity k after each report (a step: it holds until the next), with
+    its 10-90 % band, on a log axis from 0.5 to 2 around the calibrated adult's 1."""
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(10, 3.4)
+        ax = fig.add_subplot()
+        colours = matplotlib.colormaps["tab10"]
+        end = datetime.combine(data.end + timedelta(days=1), datetime.min.time()).astimezone()
+        for i, desk in enumerate(data.feedback):
+            times = [when for when, *_ in desk.history]
+            k, low, high = (np.array([row[j] for row in desk.history]) for j in (1, 2, 3))
+            last = max(min(end, datetime.now().astimezone()), times[-1])
+            x = [*times, last]
+            colour = colours(i % 10)
+            ax.fill_between(x, [*low, low[-1]], [*high, high[-1]], step="post",
+                            color=colour, alpha=0.15, linewidth=0)
+            ax.step(x, [*k, k[-1]], where="post", color=colour, linewidth=1.6,
+                    label=f"{desk.desk} (k {k[-1]:.2f}, {desk.reports} reports)")
+            ax.plot(times, k, "o", color=colour, markersize=4)
+        ax.set_yscale("log")
+        ax.set_ylim(0.5, 2.0)
+        ax.set_yticks([0.5, 0.7, 1.0, 1.4, 2.0], ["0.5", "0.7", "1", "1.4", "2"])
+        ax.minorticks_off()
+        ax.axhline(1.0, color="#868e96", linewidth=0.8, linestyle="--")
+        ax.set_ylabel("sensitivity k\n(above 1: numb sooner)")
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        ax.set_xlabel(f"local time ({data.timezone}); a dot per report, the band its 10 to "
+                      "90 % range")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False)
+        ax.set_title("Sensitivity learned from each person's reports", pad=22)
+        return _png(fig)

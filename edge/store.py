@@ -13,7 +13,8 @@ Messages (their JSON is the MQTT payload, schemas/*.json):
   pressures and time to numbness, reliefs, the mean seat-pressure map and centre of
   pressure, device health), id `<session>-m<YYYYmmddTHHMM>`;
 - `alert`: a nudge, id `<session>-<n>`; its outcome arrives later as an event;
-- `event`: posture, break, sensor and outcome events, id `<session>-e<n>`;
+- `event`: posture, break, sensor, outcome and feedback events, id `<session>-e<n>` (a
+  feedback is a row of `feedback` too);
 - `session`: this agent's start or stop (the local log only).
 
 What the fleet collector cannot record goes to `rejected` (`Store.reject`): its topic, the
@@ -180,7 +181,30 @@ def _v2(db: Database) -> None:
     db["rejected"].create_index(["received_utc"])
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2)
+FEEDBACK_COLUMNS: dict[str, type] = {
+    "site": str, "desk": str, "id": str, "session_id": str, "t": float, "time_utc": str,
+    "numb": int, "leg": str, "alert_id": str, "learned": int, "reason": str,
+    "sensitivity_before": float, "sensitivity": float, "sensitivity_low": float,
+    "sensitivity_high": float, "reports": int,
+}
+
+
+def _v3(db: Database) -> None:
+    """What people said they felt (cmd/feedback) and the sensitivity it taught: a table of
+    its own, so that the report and Datasette read it without parsing event payloads."""
+    db["feedback"].create(FEEDBACK_COLUMNS, pk=("site", "desk", "id"))
+    db["feedback"].create_index(["desk", "time_utc"])
+    db["feedback"].create_index(["time_utc"])
+    db.execute("""INSERT OR IGNORE INTO feedback SELECT site, desk, id, session_id, t, time_utc,
+        json_extract(payload, '$.numb'), json_extract(payload, '$.leg'),
+        json_extract(payload, '$.alert_id'), json_extract(payload, '$.learned'),
+        json_extract(payload, '$.reason'), json_extract(payload, '$.sensitivity_before'),
+        json_extract(payload, '$.sensitivity'), json_extract(payload, '$.sensitivity_low'),
+        json_extract(payload, '$.sensitivity_high'), json_extract(payload, '$.reports')
+        FROM events WHERE event = 'feedback'""")
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2, _v3)
 """Schema versions in order; PRAGMA user_version is how many have been applied."""
 
 
@@ -316,6 +340,7 @@ class Store:
             conn.execute("DELETE FROM device_health WHERE minute_utc < ?", (cutoff,))
             conn.execute("DELETE FROM events WHERE time_utc < ?", (cutoff,))
             conn.execute("DELETE FROM alerts WHERE time_utc < ?", (cutoff,))
+            conn.execute("DELETE FROM feedback WHERE time_utc < ?", (cutoff,))
             conn.execute("DELETE FROM received WHERE received_utc < ?", (cutoff,))
             conn.execute("DELETE FROM rejected WHERE received_utc < ?", (cutoff,))
             conn.execute("DELETE FROM sessions WHERE coalesce(ended_utc, last_minute_utc,"
@@ -447,6 +472,12 @@ def _apply_event(conn: sqlite3.Connection, m: Message) -> None:
             "snoozed": int(p["snoozed"]), "moved": int(p["moved"]),
             "response_s": _finite(p.get("response_s")), "responded": p.get("responded"),
             "outcome_time_utc": p["time"]})
+    elif p["event"] == "feedback":
+        row = {column: p.get(column) for column in FEEDBACK_COLUMNS}
+        row.update(site=m.site, desk=m.desk, id=m.id, session_id=m.session_id,
+                   time_utc=p["time"], numb=int(p["numb"]), learned=int(p["learned"]))
+        conn.execute(f"INSERT OR IGNORE INTO feedback ({', '.join(row)}) VALUES"
+                     f" ({', '.join('?' for _ in row)})", tuple(row.values()))
 
 
 _APPLY: dict[str, Callable[[sqlite3.Connection, Message], None]] = {

@@ -383,6 +383,12 @@ def _build(name: str, seed: int, rng: _Rng, plan: list[tuple[str, str, float]]) 
     return Scenario(name=name, seed=seed, segments=tuple(segments))
 
 
+def planned(name: str, seed: int, plan: list[tuple[str, str, float]]) -> Scenario:
+    """A scenario of one's own: (posture, activity, duration_s) steps, with the transitions
+    and shifts drawn from `seed` as a named scenario's are."""
+    return _build(name, seed, _Rng(name, seed), plan)
+
+
 def _upright_shifts(seed: int) -> Scenario:
     """30 min upright with a shift every few minutes and short fidgets: nobody goes numb."""
     rng = _Rng("upright_shifts", seed)

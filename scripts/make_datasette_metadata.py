@@ -217,6 +217,30 @@ TABLES: dict[str, dict[str, Any]] = {
             "outcome_time_utc": f"When the outcome was decided ({UTC_NOTE})",
         },
     },
+    "feedback": {
+        "description": "What people said they felt (cmd/feedback: the dashboard's and Home "
+                       "Assistant's buttons), and the sensitivity k the model learned from "
+                       "it. k is the person's own: 1 is the calibrated adult, 2 a leg that "
+                       "falls asleep in half the time, 0.5 in twice the time.",
+        "sort_desc": "time_utc",
+        "facets": ["numb", "leg", "learned", "desk"],
+        "columns": {
+            "site": SITE, "desk": DESK,
+            "id": "The feedback event's id, <session>-e<n>", "session_id": SESSION_ID, "t": T,
+            "time_utc": f"When the person said it ({UTC_NOTE})",
+            "numb": "1: \"my leg fell asleep\"; 0: \"false alarm, I was fine\"",
+            "leg": "left or right: the leg named, or the false alarm's alert's",
+            "alert_id": "The alert a false alarm was about (alerts.id); blank otherwise",
+            "learned": "1 if the report moved k; 0 if it taught nothing (see reason)",
+            "reason": "Why it taught nothing: no loaded nerve in that leg (not a positional "
+                      "numbness), or an alert unknown to the agent; blank if it taught",
+            "sensitivity_before": "k before the report",
+            "sensitivity": "k after it: what the alerts use from then on",
+            "sensitivity_low": "The 10 % edge of what k may be",
+            "sensitivity_high": "The 90 % edge of what k may be",
+            "reports": "How many reports k rests on",
+        },
+    },
     "received": {
         "description": "Internal: the id of every message recorded, so that a message "
                        "delivered twice is counted once.",
@@ -453,6 +477,27 @@ FROM numbered
 GROUP BY site, desk, stretch
 ORDER BY duration_min DESC, local_start"""
 
+SENSITIVITY_PER_DESK = f"""\
+WITH said AS (
+  SELECT *, row_number() OVER (PARTITION BY site, desk ORDER BY time_utc DESC, t DESC)
+              AS newest
+  FROM feedback
+  WHERE {at_desk()}
+  AND {in_days("time_utc")}
+)
+SELECT site, desk,
+       sum(numb = 1) AS legs_fell_asleep,
+       sum(numb = 0) AS false_alarms,
+       sum(learned = 0) AS taught_nothing,
+       max(CASE WHEN newest = 1 THEN sensitivity END) AS sensitivity,
+       max(CASE WHEN newest = 1 THEN sensitivity_low END) AS sensitivity_low,
+       max(CASE WHEN newest = 1 THEN sensitivity_high END) AS sensitivity_high,
+       max(CASE WHEN newest = 1 THEN reports END) AS reports,
+       datetime(max(time_utc), 'localtime') AS last_feedback
+FROM said
+GROUP BY site, desk
+ORDER BY sensitivity DESC, site, desk"""
+
 QUERIES: dict[str, dict[str, Any]] = {
     "sitting_per_day": {
         "title": "Sitting time per day",
@@ -467,6 +512,14 @@ QUERIES: dict[str, dict[str, Any]] = {
                        "first. status 'no outcome logged': the alert is still being "
                        "followed, or its agent stopped before deciding. " + PARAMS_NOTE,
         "sql": UNANSWERED_ALERTS,
+        "params": PARAMS,
+    },
+    "sensitivity_per_desk": {
+        "title": "Each person's sensitivity, from their feedback",
+        "description": "Per desk: the legs reported fallen asleep, the false alarms, and the "
+                       "newest sensitivity k with its 10-90 % band (1: the calibrated adult; "
+                       "above 1, numb sooner). The most sensitive first. " + PARAMS_NOTE,
+        "sql": SENSITIVITY_PER_DESK,
         "params": PARAMS,
     },
     "alerts_per_day": {

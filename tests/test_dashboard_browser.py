@@ -74,7 +74,8 @@ def test_a_desk_goes_from_upright_to_crossed_legs_and_its_alert_is_acknowledged(
     agent = start(["run", "--sim", "crossed_legs", "--speed", str(SPEED), "--config",
                    str(config)], tmp_path, "agent")
     try:
-        with Subscriber(broker, [f"{PREFIX}/+/+/cmd/ack"]) as commands:
+        with Subscriber(broker, [f"{PREFIX}/+/+/cmd/ack",
+                                 f"{PREFIX}/+/+/cmd/feedback"]) as commands:
             wait_for(browser, f"{DESK} && {DESK}.dataset.posture === 'upright'", 60,
                      "the desk, upright")
             assert browser.execute_script(f"return {DESK}.dataset.status") == "online"
@@ -116,6 +117,26 @@ def test_a_desk_goes_from_upright_to_crossed_legs_and_its_alert_is_acknowledged(
                 ".alert-status').textContent")
             assert badge.startswith("Acknowledged")
             full_page_screenshot(browser, ARTIFACTS / "dashboard-acknowledged.png")
+
+            # The person's feedback: this alert was a false alarm, then the leg fell asleep.
+            assert wait_for(browser, f"{DESK}.querySelector('.sensitivity').textContent", 10,
+                            "the sensitivity") == "Sensitivity 1.00 (nothing reported yet)"
+            alert.find_element("css selector", "button.false-alarm").click()
+            [fine] = commands.wait_count(f"{PREFIX}/office/desk-1/cmd/feedback", 1, timeout=10)
+            assert json.loads(fine.payload) == {"alert": key.rsplit("/", 1)[1], "numb": False}
+            browser.execute_script(f"{DESK}.querySelector('.asleep[data-leg=left]').click()")
+            asleep = commands.wait_count(f"{PREFIX}/office/desk-1/cmd/feedback", 2,
+                                         timeout=10)[1]
+            assert json.loads(asleep.payload) == {"leg": "left", "numb": True}
+            shown = wait_for(browser, f"{DESK}.querySelector('.sensitivity').textContent"
+                             ".match(/from 2 reports/) && "
+                             f"{DESK}.querySelector('.sensitivity').textContent", 20,
+                             "the sensitivity learned from two reports")
+            assert shown.startswith("Sensitivity ")
+            assert "false alarm noted" in browser.execute_script(
+                f"return document.querySelector('li.alert[data-alert=\"{key}\"] "
+                ".alert-status').textContent")
+            full_page_screenshot(browser, ARTIFACTS / "dashboard-feedback.png")
     finally:
         stop(agent)
     assert agent.returncode == 0, (tmp_path / "agent.log").read_text()
@@ -126,7 +147,7 @@ def test_a_desk_goes_from_upright_to_crossed_legs_and_its_alert_is_acknowledged(
     wait_for(browser, "document.readyState === 'complete'", 10, "the history page")
     assert browser.find_element("id", "summary").text
     images = browser.find_elements("css selector", "article.report img.figure")
-    assert len(images) == 5
+    assert len(images) == 6  # with the sensitivity the feedback taught
     assert broken_images(browser) == []
     assert browser.find_elements("css selector", "a.csv")
     full_page_screenshot(browser, ARTIFACTS / "dashboard-history.png")

@@ -148,6 +148,18 @@ class Sitting:
                              "time": iso_utc(at)})
         return alert_id
 
+    def feedback(self, at: datetime, *, numb: bool, leg: str, k: tuple[float, float],
+                 reports: int, alert_id: str | None = None) -> None:
+        """What the person said; `k`: their sensitivity before and after (unchanged: it
+        taught nothing)."""
+        learned = k[0] != k[1]
+        self.event(at, {"event": "feedback", "numb": numb, "leg": leg, "alert_id": alert_id,
+                        "learned": learned, "reason": None if learned else
+                        "no loaded nerve in that leg before the report",
+                        "sensitivity_before": k[0], "sensitivity": k[1],
+                        "sensitivity_low": round(0.8 * k[1], 3),
+                        "sensitivity_high": round(1.25 * k[1], 3), "reports": reports})
+
     def outcome(self, at: datetime, alert_id: str, kind: str, *, responded: str | None,
                 response_s: float | None = None) -> None:
         self.event(at, {"event": "outcome", "alert_id": alert_id, "kind": kind,
@@ -188,6 +200,8 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Log:
     acked = a.alert(utc("2026-11-20T10:35:10"), "numbness", site="peroneal_left",
                     posture="crossed_left_over_right", ttn=175.0)
     a.outcome(utc("2026-11-20T10:38:10"), acked, "numbness", responded="ack", response_s=12.0)
+    a.feedback(utc("2026-11-20T10:36:00"), numb=False, leg="left", alert_id=acked,
+               k=(1.0, 0.9), reports=1)
     a.posture(utc("2026-11-20T10:40:00"), "empty")
     for at in every_minute("2026-11-20T10:40:00", 10):
         a.minute(at, {"empty": 60})
@@ -215,6 +229,7 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Log:
     for n, at in enumerate(every_minute("2026-11-21T09:18:00", 15)):
         b.minute(at, {"upright": 30, "empty": 30}, alerts=int(n == 2))
     pending = b.alert(utc("2026-11-21T09:20:30"), "numbness", site="sciatic_right", ttn=160.0)
+    b.feedback(utc("2026-11-21T09:24:00"), numb=True, leg="right", k=(0.9, 1.12), reports=2)
 
     # desk-2, day 1 in the evening (local): a foot tucked under for 48 min, then away; the
     # break never ends.
@@ -237,6 +252,7 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Log:
     unheeded = c.alert(utc("2026-11-21T02:46:00"), "numbness", site="thigh_left",
                        posture="foot_under_left", ttn=170.0)
     c.outcome(utc("2026-11-21T02:49:00"), unheeded, "numbness", responded=None)
+    c.feedback(utc("2026-11-21T02:30:00"), numb=True, leg="right", k=(1.0, 1.0), reports=0)
     c.posture(utc("2026-11-21T02:48:00"), "empty")
     for at in every_minute("2026-11-21T02:48:00", 12):
         c.minute(at, {"empty": 60}, health={"imu_right": {"battery_pct": 15}})
@@ -404,6 +420,17 @@ def test_unanswered_alerts_are_exactly_those_neither_acknowledged_snoozed_nor_mo
     assert (late["kind"], late["nerve_site"], late["time_to_numbness_s"]) == (
         "numbness", "thigh_left", 170.0)
     assert [r["desk"] for r in run(log.path, "unanswered_alerts", desk="desk-2")] == ["desk-2"]
+
+
+def test_sensitivity_per_desk_is_the_newest_k_with_the_feedback_counted(log):
+    rows = run(log.path, "sensitivity_per_desk")
+    assert [(r["desk"], r["legs_fell_asleep"], r["false_alarms"], r["taught_nothing"],
+             r["sensitivity"], r["reports"]) for r in rows] == [
+        ("desk-1", 1, 1, 0, 1.12, 2), ("desk-2", 1, 0, 1, 1.0, 0)]
+    assert (rows[0]["sensitivity_low"], rows[0]["sensitivity_high"]) == (0.896, 1.4)
+    assert rows[0]["last_feedback"] == "2026-11-21 04:24:00"
+    first_day = run(log.path, "sensitivity_per_desk", desk="desk-1", **{"from": DAY1, "to": DAY1})
+    assert [(r["sensitivity"], r["false_alarms"]) for r in first_day] == [(0.9, 1)]
 
 
 def test_alerts_per_day_and_response_rate(log):

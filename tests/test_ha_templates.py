@@ -49,6 +49,7 @@ def a_state(**changes: Any) -> dict[str, Any]:
         "last_break": {"start": "2026-03-04T04:50:00.000Z", "end": "2026-03-04T04:55:10.000Z",
                        "length_s": 310.0},
         "battery_pct": {"imu_left": 87, "imu_right": None},
+        "sensitivity": {"k": 1.3456, "low": 1.1, "high": 1.6, "reports": 4},
         "time": "2026-03-04T05:07:41.000Z",
     }
     state.update(changes)
@@ -60,6 +61,7 @@ def test_every_live_template_renders_a_state_home_assistant_takes() -> None:
     states = [a_state(), a_state(posture="empty", sitting_s=None, last_break=None,
                                  confidence=0.5),
               a_state(battery_pct={"imu_left": None, "imu_right": 3})]
+    states[2].pop("sensitivity")  # from an agent that did not learn it yet
     states[0]["sites"]["peroneal_left"]["time_to_numbness_s"] = 743.5
     for key, component in live_components(config).items():
         for state in states:
@@ -70,6 +72,8 @@ def test_every_live_template_renders_a_state_home_assistant_takes() -> None:
                 assert shown in component["options"], (key, shown)
             elif component.get("device_class") == "timestamp":
                 assert shown == "None" or datetime.fromisoformat(shown).tzinfo, (key, shown)
+            elif key == "sensitivity":
+                assert shown == "None" or re.fullmatch(r"\d\.\d+", shown), (key, shown)
             else:  # a number, or "None": unknown
                 assert shown == "None" or re.fullmatch(r"\d+", shown), (key, shown)
     shown = {key: render(c["value_template"], states[0])
@@ -82,6 +86,8 @@ def test_every_live_template_renders_a_state_home_assistant_takes() -> None:
                                                              "70"]
     assert shown["peroneal_left_time_to_numbness"] == "12"
     assert shown["sciatic_left_time_to_numbness"] == "None"  # none ahead: no number
+    assert shown["sensitivity"] == "1.35"
+    assert render(live_components(config)["sensitivity"]["value_template"], states[2]) == "None"
     away = {key: render(c["value_template"], states[1])
             for key, c in live_components(config).items()}
     assert (away["posture"], away["occupancy"], away["sitting"]) == ("Seat empty", "OFF", "0")
@@ -175,7 +181,7 @@ def test_live_entities_expire_after_ten_state_intervals(state_interval_s: float,
                                                         expire_after: int) -> None:
     config = ha_discovery_config(TOPICS, DeskConfig(), state_interval_s=state_interval_s)
     live = live_components(config)
-    assert len(live) == 1 + 1 + 1 + 1 + 1 + 2 + 2 * len(SITES) + 2 + 3
+    assert len(live) == 1 + 1 + 1 + 1 + 1 + 2 + 2 * len(SITES) + 2 + 1 + 3
     assert {c["expire_after"] for c in live.values()} == {expire_after}
     others = [c for key, c in config["components"].items() if key not in live]
     assert not any("expire_after" in c for c in others)

@@ -29,7 +29,14 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from edge.config import DeskConfig, MqttConfig
 from edge.estimate.labels import POSTURES, SITES
 from edge.outbox import Outbox
-from edge.payloads import AckCommand, Commands, InvalidCommand, PauseCommand, SnoozeCommand
+from edge.payloads import (
+    AckCommand,
+    Commands,
+    FeedbackCommand,
+    InvalidCommand,
+    PauseCommand,
+    SnoozeCommand,
+)
 from edge.publish import (
     POSTURE_WORDS,
     MqttPublisher,
@@ -115,7 +122,7 @@ def records(caplog: pytest.LogCaptureFixture, level: int, pattern: str) -> list[
 
 def test_schemas_are_draft_2020_12_and_use_the_estimators_vocabulary() -> None:
     assert set(SCHEMAS) == {"status", "state", "alert", "event", "minute", "cmd-ack",
-                            "cmd-snooze", "cmd-pause", "pause", "ha-discovery"}
+                            "cmd-snooze", "cmd-pause", "cmd-feedback", "pause", "ha-discovery"}
     for schema in SCHEMAS.values():
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         Draft202012Validator.check_schema(schema)
@@ -159,6 +166,17 @@ def test_schemas_are_draft_2020_12_and_use_the_estimators_vocabulary() -> None:
     ("pause", b'{"minutes": 30}', None),
     ("pause", b'{"paused": false, "minutes": 30}', 'minutes: not with "paused": false'),
     ("pause", b"{}", 'empty; expected "paused" or "minutes"'),
+    ("feedback", b'{"leg": "left", "numb": true}', None),
+    ("feedback", b'{"alert": "a1", "numb": false}', None),
+    ("feedback", b'{"numb": false}', None),
+    ("feedback", b'{"numb": true}', 'missing "leg": which leg fell asleep'),
+    ("feedback", b'{"leg": "left", "numb": false}', 'leg: not with "numb": false'),
+    ("feedback", b'{"leg": "left", "alert": "a1", "numb": true}', 'alert: not with "numb": true'),
+    ("feedback", b'{"leg": "middle", "numb": true}', "leg: must be one of"),
+    ("feedback", b'{"leg": "left"}', 'missing "numb"'),
+    ("feedback", b'{"leg": "left", "numb": 1}', "numb: must be boolean"),
+    ("feedback", b'{"alert": "", "numb": false}', "alert: must be longer than or equal to 1"),
+    ("feedback", b'{"numb": true, "leg": "left", "note": "ow"}', 'unknown key "note"'),
 ])
 def test_commands_are_checked_as_the_schemas_say(kind: str, payload: bytes,
                                                  reason: str | None) -> None:
@@ -171,7 +189,8 @@ def test_commands_are_checked_as_the_schemas_say(kind: str, payload: bytes,
     commands = Commands()
     if reason is None:
         command = commands.parse(kind, payload, received_at=received_at)  # type: ignore[arg-type]
-        expected_type = {"ack": AckCommand, "snooze": SnoozeCommand, "pause": PauseCommand}[kind]
+        expected_type = {"ack": AckCommand, "snooze": SnoozeCommand, "pause": PauseCommand,
+                         "feedback": FeedbackCommand}[kind]
         assert isinstance(command, expected_type) and command.received_at == received_at
     else:
         with pytest.raises(InvalidCommand, match=re.escape(reason)):

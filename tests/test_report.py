@@ -23,7 +23,8 @@ from edge import report_plots
 from edge.cli import main
 from edge.estimate.labels import SEATED, SITES
 from edge.report import ReportData, counted, duration, load_report, render_html, tables
-from edge.store import Store
+from edge.store import Message, Store
+from edge.timefmt import iso_utc
 from tests.browser import ARTIFACTS, broken_images, full_page_screenshot
 from tests.sittings import workday
 
@@ -39,7 +40,28 @@ def office_messages():
                             pending_last=number == len(DESK_1_DAYS) - 1)
     messages += workday(DESK_2_DAY, hours=2, desk="desk-2", person="p-4", seed=31,
                         lose_sensor=False)
-    return messages
+    return messages + feedback_messages()
+
+
+FEEDBACK = (  # desk 1: a false alarm, the left leg asleep, then a report that taught nothing
+    (DESK_1_DAYS[0] + timedelta(hours=1), False, "left", (1.0, 0.88)),
+    (DESK_1_DAYS[1] + timedelta(hours=1), True, "left", (0.88, 1.31)),
+    (DESK_1_DAYS[1] + timedelta(hours=2), True, "right", (1.31, 1.31)),
+)
+
+
+def feedback_messages() -> list[Message]:
+    session = DESK_1_DAYS[0].strftime("%Y%m%dT%H%M%S000000Z")
+    out = []
+    for n, (at, numb, leg, (before, after)) in enumerate(FEEDBACK, start=1):
+        out.append(Message("event", "office", "desk-1", {
+            "t": 3600.0 * n, "event": "feedback", "numb": numb, "leg": leg,
+            "alert_id": None if numb else f"{session}-1", "learned": before != after,
+            "reason": None if before != after else "no loaded nerve in that leg before the"
+            " report", "sensitivity_before": before, "sensitivity": after,
+            "sensitivity_low": round(after * 0.8, 3), "sensitivity_high": round(after * 1.2, 3),
+            "reports": n - (before == after), "id": f"{session}-f{n}", "time": iso_utc(at)}))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +151,20 @@ def test_posture_shares_of_seated_time(log, messages):
         assert share.share == pytest.approx(seconds[share.posture] / seated)
     assert sum(p.share for p in data.postures) == pytest.approx(1.0)
     assert data.standing_s == seconds["standing"]
+
+
+def test_the_feedback_and_the_sensitivity_it_taught(log):
+    [desk] = load_report(log, desk="desk-1").feedback
+    assert (desk.numb_left, desk.numb_right, desk.false_alarms, desk.untaught) == (1, 1, 1, 1)
+    assert (desk.sensitivity, desk.reports) == (1.31, 2)
+    assert (desk.sensitivity_low, desk.sensitivity_high) == (1.048, 1.572)
+    assert [k for _, k, _, _ in desk.history] == [0.88, 1.31, 1.31]
+    assert load_report(log, desk="desk-2").feedback == ()
+    data = load_report(log)
+    html = render_html(data)
+    assert 'id="feedback"' in html and "1.31" in html
+    assert tables(data)["feedback"].rows == (
+        ("office/desk-1", 1, 1, 1, 1, 1.31, 1.048, 1.572, 2),)
 
 
 def test_alert_counts_and_outcomes(log, messages):
@@ -295,7 +331,7 @@ def parsed(out: Path) -> tuple[str, Cells]:
 
 def test_html_is_self_contained(rendered):
     text, cells = parsed(rendered[0])
-    assert cells.tags["img"] == 5
+    assert cells.tags["img"] == 6
     assert cells.tags["script"] == 0 and cells.tags["link"] == 0 and cells.tags["iframe"] == 0
     assert all(link.startswith("data:image/png;base64,") for link in cells.links), cells.links
     assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:)?//", text, re.IGNORECASE)
@@ -329,7 +365,7 @@ def test_csv_files_hold_the_reports_tables(rendered, log):
     folder = rendered[0] / "csv"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         f"{name}.csv" for name in ("daily", "postures", "alerts", "nerve_sites", "health",
-                                   "pressure_map", "cop_trace", "nerve_load"))
+                                   "pressure_map", "cop_trace", "nerve_load", "feedback"))
     daily = read_csv(folder / "daily.csv")
     assert [(r["day"], int(r["seated_s"]), int(r["breaks"])) for r in daily] == [
         (d.day.isoformat(), d.occupied_s, d.breaks) for d in data.days]
@@ -409,11 +445,12 @@ def test_report_in_a_browser(browser, rendered, log):
     assert broken_images(browser) == []
     sizes = browser.execute_script(
         "return Array.from(document.images).map(i => [i.naturalWidth, i.width]);")
-    assert len(sizes) == 5 and all(natural > 300 and shown > 300 for natural, shown in sizes)
+    assert len(sizes) == 6 and all(natural > 300 and shown > 300 for natural, shown in sizes)
     headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2") if h.is_displayed()]
     assert headings == ["Daily sitting time and breaks", "Posture distribution",
                         "Alerts and responses", "Seat pressure and centre of pressure",
-                        "Nerve load", "Device health"]
+                        "Nerve load", "What people felt, and their sensitivity",
+                        "Device health"]
     summary = browser.find_element(By.ID, "summary")
     assert summary.is_displayed() and summary.text == data.summary
     day = data.days[0]

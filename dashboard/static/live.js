@@ -116,6 +116,9 @@ function deskElement(view) {
       sendPause(entry, minutes ? { minutes: Number(minutes) } : { paused: true });
     });
     element.querySelector(".resume").addEventListener("click", () => sendPause(entry, { paused: false }));
+    for (const button of element.querySelectorAll(".asleep")) {
+      button.addEventListener("click", () => sendAsleep(entry, button.dataset.leg));
+    }
     for (const gauge of element.querySelectorAll(".gauge")) {
       const angle = Math.PI * (1 - LEAD_TIME_S / GAUGE_SCALE_S);  // where the alert comes
       const mark = gauge.querySelector(".lead-mark");
@@ -173,6 +176,7 @@ function renderDesk(view) {
     return li;
   }));
   drawSeat(el, state.seat);
+  renderSensitivity(el, state.sensitivity);
   renderBreaks(el, state);
   renderGauges(entry);
 }
@@ -320,6 +324,36 @@ async function sendPause(entry, command) {
   }
 }
 
+function renderSensitivity(el, sensitivity) {
+  // Learned from the person's feedback: its centre, and its band once a report taught it.
+  const shown = el.querySelector(".sensitivity");
+  let text = "";
+  if (sensitivity && Number.isFinite(sensitivity.k)) {
+    text = `Sensitivity ${sensitivity.k.toFixed(2)}`;
+    text += sensitivity.reports
+      ? ` (${sensitivity.low.toFixed(2)} to ${sensitivity.high.toFixed(2)}, from ${sensitivity.reports} report${sensitivity.reports === 1 ? "" : "s"})`
+      : " (nothing reported yet)";
+  }
+  if (shown.textContent !== text) shown.textContent = text;
+}
+
+async function sendAsleep(entry, leg) {
+  const box = entry.element.querySelector(".feedback");
+  const error = box.querySelector(".feedback-error");
+  error.hidden = true;
+  for (const b of box.querySelectorAll("button")) b.disabled = true;
+  try {
+    await post("feedback", { desk: entry.view.key, leg, numb: true });
+    box.querySelector(".feedback-sent").textContent = `Noted: your ${leg} leg fell asleep. Move it gently; stand once feeling is back.`;
+    box.dataset.sent = leg;
+  } catch (e) {
+    error.textContent = `Not sent: ${e.message}`;
+    error.hidden = false;
+  } finally {
+    for (const b of box.querySelectorAll("button")) b.disabled = false;
+  }
+}
+
 // --- alerts ---------------------------------------------------------------------------
 
 function renderAlert(view, fresh) {
@@ -331,6 +365,8 @@ function renderAlert(view, fresh) {
     element.dataset.kind = view.kind;
     element.querySelector(".ack").addEventListener("click", () => send("ack", entry));
     element.querySelector(".snooze").addEventListener("click", () => send("snooze", entry));
+    element.querySelector(".false-alarm").addEventListener("click", () => send("feedback", entry));
+    element.querySelector(".false-alarm").hidden = view.kind !== "numbness";
     const list = document.getElementById("alerts");
     if (fresh) {
       list.prepend(element);
@@ -350,14 +386,16 @@ function renderAlert(view, fresh) {
   time.dateTime = view.time || "";
   time.textContent = view.time ? localTime(view.time, true) : "";
   el.querySelector(".message").textContent = view.message || "";
-  el.querySelector(".alert-status").textContent = alertStatusText(view);
+  el.querySelector(".alert-status").textContent = alertStatusText(entry);
   document.getElementById("no-alerts").hidden = alerts.size > 0;
   if (fresh && view.status === "open") notifyAlert(view);
   else if (before === "open" && view.status !== "open") closeNotification(view.key);
 }
 
-function alertStatusText(view) {
+function alertStatusText(entry) {
+  const view = entry.view;
   let text = ALERT_STATUS[view.status] || view.status;
+  if (entry.falseAlarm) text += " · false alarm noted";
   if (view.status === "snoozed" && view.snoozed_min) text += ` ${view.snoozed_min} min`;
   const outcome = view.outcome;
   if (outcome && outcome.moved && outcome.response_s != null && view.status !== "moved") {
@@ -374,10 +412,16 @@ async function send(kind, entry) {
   error.hidden = true;
   const body = { desk: entry.view.desk, id: entry.view.id };
   if (kind === "snooze") body.minutes = Number(el.querySelector(".snooze-minutes").value);
+  if (kind === "feedback") body.numb = false;  // "false alarm, I was fine" of this alert
   for (const b of el.querySelectorAll("button")) b.disabled = true;
   try {
     await post(kind, body);
     el.dataset.sent = kind;  // the broker took it; the badge changes when the command comes back
+    if (kind === "feedback") {
+      entry.falseAlarm = true;
+      el.querySelector(".false-alarm").hidden = true;
+      el.querySelector(".alert-status").textContent = alertStatusText(entry);
+    }
   } catch (e) {
     error.textContent = `Not sent: ${e.message}`;
     error.hidden = false;
