@@ -9,6 +9,11 @@ and PASS/MISS:
 - `time_to_numbness` latency for 8 sites from a mid-compression state, for
   pressures that numb and for pressures that never do (no numbness found:
   the search runs until the state settles or the horizon ends);
+- the band (edge/model/band.py): what following the nerves at the band's two edges as
+  well as the centre adds to one second of 8 sites (`NerveBand.advance`, with its
+  time to numbness at each quantile);
+- a person's report (edge/model/sensitivity.py): one "my leg fell asleep" update over a
+  20-minute loaded stretch of one leg's 3 sites (41 values of k x 3 pressure scales);
 - start-up in fresh subprocesses with an empty temporary NUMBA_CACHE_DIR:
   cold (compile and write the cache) and warm (load it), each timed inside
   the subprocess from before `import edge.model` to the end of the first
@@ -50,8 +55,10 @@ from edge.model import (
     simulate,
     time_to_numbness,
 )
+from edge.model.band import BAND, NerveBand
 from edge.model.driver import NUMBNESS_STEP_S, _parameters
 from edge.model.params import KernelParameters
+from edge.model.sensitivity import Evidence, Learner, Posterior
 
 REPO = Path(__file__).resolve().parent.parent
 KERNEL_STEPS_PER_S_TARGET = 100e6
@@ -219,6 +226,34 @@ def latency(pressure: np.ndarray, state: NerveState, calls: int
     return statistics.median(times), times[int(0.95 * (len(times) - 1))], answer
 
 
+def band_cost(calls: int) -> tuple[float, float]:
+    """Median seconds of one second's NerveBand.advance for 8 sites mid-compression (6 min at
+    150 mmHg): the centre alone, and with the band's two edges."""
+    history = np.full((6 * 60, 8), 150.0)
+    second = np.full((1, 8), 150.0)
+    medians = []
+    for quantiles in ((), BAND):
+        band = NerveBand(8, Profile(), Posterior(1.0, Evidence()), quantiles,
+                         horizon_s=HORIZON_S, history=history)
+        band.advance(second)
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            band.advance(second)
+            times.append(time.perf_counter() - started)
+        medians.append(statistics.median(times))
+    return medians[0], medians[1]
+
+
+def report_cost(repeat: int) -> float:
+    """Seconds of one "my leg fell asleep" update after 20 min at 150 mmHg (best of)."""
+    pressure = np.zeros((120 + 1200, 3))
+    pressure[120:, 2] = 150.0
+    learner = Learner(Profile())
+    learner.numb(Evidence(), pressure)  # every k's parameters and rest state made once
+    return best_of(repeat, lambda: learner.numb(Evidence(), pressure))
+
+
 STARTUP_CODE = """
 import time
 started = time.perf_counter()
@@ -301,6 +336,17 @@ def main() -> None:
         rows.append((name, result,
                      f"< {NUMBNESS_LATENCY_TARGET_S * 1e3:.0f} ms",
                      verdict(p95_s < NUMBNESS_LATENCY_TARGET_S)))
+
+    centre_s, with_band_s = band_cost(100 if args.quick else 1000)
+    added_s = with_band_s - centre_s
+    rows.append(("the band: one second of 8 sites, the 10 % and 90 % edges besides the centre",
+                 (f"adds {added_s * 1e3:.3f} ms (centre {centre_s * 1e3:.3f} ms, with the band "
+                  f"{with_band_s * 1e3:.3f} ms; medians)"),
+                 f"< {NUMBNESS_LATENCY_TARGET_S * 1e3:.0f} ms",
+                 verdict(added_s < NUMBNESS_LATENCY_TARGET_S)))
+    update_s = report_cost(3)
+    rows.append(('a report, "my leg fell asleep" after 20 min loaded (3 sites, best of 3)',
+                 f"{update_s * 1e3:.0f} ms", "-", ""))
 
     with tempfile.TemporaryDirectory(prefix="legwake-bench-numba-") as cache_dir:
         cold, cold_wall = startup(cache_dir)

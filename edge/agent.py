@@ -14,7 +14,6 @@ and the policy's sitting start afresh after it, as when the agent starts.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import math
@@ -30,7 +29,8 @@ from edge.config import Config
 from edge.estimate.estimator import EstimateSeconds
 from edge.estimate.labels import POSTURES, SEATED, SITES
 from edge.minutes import MinuteSummaries
-from edge.model import NerveTracker, Profile, simulate
+from edge.model import Profile
+from edge.model.band import BAND, CENTRE, NerveBand
 from edge.model.sensitivity import Evidence, Learner, Posterior, PressureHistory
 from edge.outcomes import AlertOutcomes
 from edge.pipeline import Pipeline, sensors_present
@@ -105,7 +105,7 @@ class Agent:
         self.sensitivity = Posterior(config.model.sensitivity, evidence or Evidence())
         self.history = PressureHistory(len(SITES), HISTORY_S)
         self._numbness_alerts: dict[str, tuple[float, str, float]] = {}
-        self.tracker = self._rested_nerves()
+        self.nerves = self._rested_nerves()
         self.policy = Policy(config.policy, id_prefix=id_prefix)
         self.id_prefix = id_prefix
         self.started_utc = started_utc
@@ -218,8 +218,8 @@ class Agent:
             if said is not None and not said.used:
                 verdict = said.reason
             self.sensitivity = Posterior(before.start, evidence)
-            if self.sensitivity.k != before.k:
-                self._follow_under(self.sensitivity.k, pressures)
+            if self.sensitivity.evidence is not before.evidence:
+                self.nerves = self._nerves(pressures)
         low, high = self.sensitivity.band()
         event = {"t": round(self._last_t, 3), "event": "feedback", "numb": numb,
                  "leg": leg, "alert_id": alert_id, "learned": verdict is None,
@@ -231,14 +231,13 @@ class Agent:
         self._emit([event], [], None, final=False)
         return event
 
-    def _follow_under(self, sensitivity: float, pressures: np.ndarray) -> None:
-        """The nerves as the new sensitivity has them now: the pressures kept, from rested
-        nerves at their start (an hour back, or the start of the data)."""
-        profile = dataclasses.replace(profile_of(self.config), sensitivity=sensitivity)
-        state = simulate(pressures, dt_s=1.0, profile=profile).final_state if len(
-            pressures) else None
-        self.tracker = NerveTracker(sites=len(SITES), profile=profile,
-                                    horizon_s=self.config.model.horizon_s, state=state)
+    def _nerves(self, history: np.ndarray | None = None) -> NerveBand:
+        """The nerves at the centre, the band's edges and the alerts' quantile, under the
+        person's sensitivity as learned: rested, or after `history` (the pressures kept,
+        from rested nerves at their start: an hour back, or the start of the data)."""
+        return NerveBand(len(SITES), profile_of(self.config), self.sensitivity,
+                         (*BAND, self.config.policy.quantile),
+                         horizon_s=self.config.model.horizon_s, history=history)
 
     @property
     def newest_numbness_alert_id(self) -> str | None:
@@ -272,7 +271,9 @@ class Agent:
         if not len(seconds):
             return self._emit([], [], None, final=final)
         resumed = self._after_jump(seconds.t_s)
-        numbness = self._time_to_numbness(seconds.t_s, seconds.site_mmHg, resumed)
+        ahead = self._time_to_numbness(seconds.t_s, seconds.site_mmHg, resumed)
+        numbness = ahead[CENTRE]
+        alerting = ahead[self.config.policy.quantile]
         t = seconds.t_s - self.origin_s
         postures = seconds.posture_names
         by_second: list[list[dict[str, Any]]] = [[] for _ in range(len(t))]
@@ -292,7 +293,7 @@ class Agent:
                 events += self.outcomes.second(float(t[i]), str(postures[i]), seated)
             decided = self.policy.step(Second(
                 t_s=float(t[i]), posture=str(postures[i]), seated=seated,
-                time_to_numbness_s=tuple(numbness[i].tolist()), trusted=trusted,
+                time_to_numbness_s=tuple(alerting[i].tolist()), trusted=trusted,
                 local_minute=self._local_minute(float(t[i]))))
             for alert in decided:
                 if alert["event"] == "alert":
@@ -306,7 +307,7 @@ class Agent:
             seconds, t, numbness,
             relief_times=[when - origin for when, kind in seconds.events if kind == "relief"],
             alert_times=[e["t"] for e in events if e["event"] == "alert"])
-        return self._emit(events, minutes, self._state(seconds, numbness, float(t[-1])),
+        return self._emit(events, minutes, self._state(seconds, ahead, float(t[-1])),
                           final=final)
 
     def _remember(self, alert: Mapping[str, Any]) -> None:
@@ -329,27 +330,25 @@ class Agent:
         return t_s - before > 1.5 * step
 
     def _time_to_numbness(self, t_s: np.ndarray, site_mmHg: np.ndarray, resumed: np.ndarray
-                          ) -> np.ndarray:
-        """The nerve model one step a second; after a jump over a gap it starts again from
-        rested nerves, as when the agent starts: the model steps one second a row, and the
-        time jumped over is not known to have loaded them."""
+                          ) -> dict[float, np.ndarray]:
+        """The nerve model one step a second, at each quantile; after a jump over a gap it
+        starts again from rested nerves, as when the agent starts: the model steps one
+        second a row, and the time jumped over is not known to have loaded them."""
         if not resumed.any():
             self.history.extend(t_s, site_mmHg)
-            return self.tracker.advance(site_mmHg)[2]
+            return self.nerves.advance(site_mmHg)
         edges = np.unique(np.r_[0, np.flatnonzero(resumed), len(site_mmHg)])
         parts = []
         for lo, hi in itertools.pairwise(edges.tolist()):
             if resumed[lo]:
-                self.tracker = self._rested_nerves()
+                self.nerves = self._rested_nerves()
                 self.history.clear()
             self.history.extend(t_s[lo:hi], site_mmHg[lo:hi])
-            parts.append(self.tracker.advance(site_mmHg[lo:hi])[2])
-        return np.concatenate(parts)
+            parts.append(self.nerves.advance(site_mmHg[lo:hi]))
+        return {q: np.concatenate([part[q] for part in parts]) for q in parts[0]}
 
-    def _rested_nerves(self) -> NerveTracker:
-        profile = dataclasses.replace(profile_of(self.config), sensitivity=self.sensitivity.k)
-        return NerveTracker(sites=len(SITES), profile=profile,
-                            horizon_s=self.config.model.horizon_s)
+    def _rested_nerves(self) -> NerveBand:
+        return self._nerves()
 
     def _emit(self, events: list[dict[str, Any]], minutes: list[dict[str, Any]],
               state: dict[str, Any] | None, *, final: bool) -> Decisions:
@@ -407,17 +406,17 @@ class Agent:
         local = (self.started_utc + timedelta(seconds=t)).astimezone()
         return local.hour * 60 + local.minute + local.second / 60
 
-    def _state(self, seconds: EstimateSeconds, numbness: np.ndarray, t: float
+    def _state(self, seconds: EstimateSeconds, ahead: Mapping[float, np.ndarray], t: float
                ) -> dict[str, Any]:
         i = len(seconds) - 1
         sites = {}
         for k, site in enumerate(SITES):
             pressure = float(seconds.site_mmHg[i, k])
-            ahead = float(numbness[i, k])
             sites[site] = {"pressure_mmhg": round(pressure, 1) if math.isfinite(pressure)
                            else None,
-                           "time_to_numbness_s": round(ahead, 1) if math.isfinite(ahead)
-                           else None}
+                           "time_to_numbness_s": _seconds(ahead[CENTRE][i, k]),
+                           "time_to_numbness_band_s": [_seconds(ahead[q][i, k])
+                                                       for q in BAND]}
         sensors = {s: ("ok" if bool(getattr(seconds, s)[i]) else "stale")
                    if self.fitted.get(s) else "missing" for s in SENSORS}
         since = self.policy.sitting_since
@@ -456,6 +455,11 @@ class Agent:
         start, end = found
         return {"start": self.time_of(start), "end": None if end is None else self.time_of(end),
                 "length_s": round((t if end is None else end) - start, 1)}
+
+
+def _seconds(value: float) -> float | None:
+    """A time to numbness for the state: to 0.1 s, None when none is ahead."""
+    return round(float(value), 1) if math.isfinite(value) else None
 
 
 def _seat(seconds: EstimateSeconds, i: int) -> dict[str, Any]:

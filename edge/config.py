@@ -616,6 +616,7 @@ class PolicyConfig(_Validated):
     """When to nudge (edge/policy.py): numbness alerts, break reminders, snoozes, quiet hours."""
 
     lead_time_s: float = setting(180.0, Number(30, 1800))
+    quantile: float = setting(0.5, Number(0.05, 0.5))
     rearm_margin_s: float = setting(120.0, Number(0, 1800))
     rearm_hold_s: float = setting(20.0, Number(0, 600))
     worse_s: float = setting(60.0, Number(0, 1800))

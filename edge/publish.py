@@ -243,6 +243,25 @@ def _leg_ahead_template(leg: str) -> str:
             "{% else %}None{% endif %}")
 
 
+def _leg_band_template(leg: str) -> str:
+    """When the leg falls asleep, as sure as the band is: "in 8 to 21 min" (its soonest
+    site's early and late edges, whole minutes), "Not ahead", None (unknown)."""
+    sites = ", ".join(f"s.{site}" for site in SITES if site.endswith(f"_{leg}"))
+    return ("{% set s = value_json.sites %}"
+            f"{{% set leg = [{sites}] %}}"
+            "{% set ahead = leg | selectattr('time_to_numbness_s', 'number')"
+            " | sort(attribute='time_to_numbness_s') | list %}"
+            "{% if ahead %}{% set t = ahead[0].time_to_numbness_s %}"
+            "{% set b = ahead[0].time_to_numbness_band_s | default([t, t]) %}"
+            "{% set lo = ((b[0] if b[0] is number else t) / 60) | round(0, 'floor') | int %}"
+            "{% if b[1] is number %}"
+            "{% set hi = [(b[1] / 60) | round(0, 'ceil') | int, lo] | max %}"
+            "{{ ('in about %d min' % hi) if hi == lo else ('in %d to %d min' % (lo, hi)) }}"
+            "{% else %}{{ 'in %d min or more' % lo }}{% endif %}"
+            "{% elif leg | selectattr('pressure_mmhg', 'number') | list %}Not ahead"
+            "{% else %}None{% endif %}")
+
+
 def dashboard_url(dashboard: DashboardConfig) -> str | None:
     """The dashboard's address for Home Assistant's device page ("Visit"): [dashboard] url,
     else http://<host>:<port>/ from the address it listens on. None when that says nothing a
@@ -331,6 +350,10 @@ def ha_discovery_config(topics: Topics, desk: DeskConfig, *, state_interval_s: f
         components[f"numbness_ahead_{leg}"] = {
             "p": "binary_sensor", "name": f"Numbness ahead, {leg} leg", "device_class": "problem",
             "icon": "mdi:foot-print", "value_template": _leg_ahead_template(leg), **live,
+        }
+        components[f"falls_asleep_{leg}"] = {
+            "p": "sensor", "name": f"{leg.capitalize()} leg falls asleep",
+            "icon": "mdi:timer-sand", "value_template": _leg_band_template(leg), **live,
         }
     for site in SITES:
         label = site.replace("_", " ").capitalize()

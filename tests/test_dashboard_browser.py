@@ -5,6 +5,7 @@ acknowledge. Screenshots go to tests/artifacts/."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,10 @@ def test_a_desk_goes_from_upright_to_crossed_legs_and_its_alert_is_acknowledged(
             countdown = wait_for(browser, f"{DESK}.querySelector('.gauge[data-leg=left]')"
                                  ".dataset.ttn", 60, "a time to numbness, left leg")
             assert int(countdown) > 0
+            # How sure, as a person reads it: "in 8 to 21 min".
+            band = wait_for(browser, f"{DESK}.querySelector('.gauge[data-leg=left] .band')"
+                            ".textContent", 10, "the band, left leg")
+            assert re.fullmatch(r"in \d+ to \d+ min( or more)?|in \d+ min or more", band), band
 
             alert = wait_for(browser, "document.querySelector('li.alert[data-status=open]"
                              "[data-kind=numbness]')", 90, "the alert, live")

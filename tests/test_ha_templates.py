@@ -63,6 +63,8 @@ def test_every_live_template_renders_a_state_home_assistant_takes() -> None:
               a_state(battery_pct={"imu_left": None, "imu_right": 3})]
     states[2].pop("sensitivity")  # from an agent that did not learn it yet
     states[0]["sites"]["peroneal_left"]["time_to_numbness_s"] = 743.5
+    states[0]["sites"]["peroneal_left"]["time_to_numbness_band_s"] = [421.0, 1290.2]
+    states[1]["sites"]["thigh_right"]["time_to_numbness_s"] = 100.0  # from an older agent
     for key, component in live_components(config).items():
         for state in states:
             shown = render(component["value_template"], state)
@@ -72,6 +74,9 @@ def test_every_live_template_renders_a_state_home_assistant_takes() -> None:
                 assert shown in component["options"], (key, shown)
             elif component.get("device_class") == "timestamp":
                 assert shown == "None" or datetime.fromisoformat(shown).tzinfo, (key, shown)
+            elif key.startswith("falls_asleep_"):
+                assert shown in ("Not ahead", "None") or re.fullmatch(
+                    r"in (about \d+|\d+ to \d+|\d+) min( or more)?", shown), (key, shown)
             elif key == "sensitivity":
                 assert shown == "None" or re.fullmatch(r"\d\.\d+", shown), (key, shown)
             else:  # a number, or "None": unknown
@@ -87,6 +92,8 @@ def test_every_live_template_renders_a_state_home_assistant_takes() -> None:
     assert shown["peroneal_left_time_to_numbness"] == "12"
     assert shown["sciatic_left_time_to_numbness"] == "None"  # none ahead: no number
     assert shown["sensitivity"] == "1.35"
+    assert (shown["falls_asleep_left"], shown["falls_asleep_right"]) == ("in 7 to 22 min",
+                                                                         "Not ahead")
     assert render(live_components(config)["sensitivity"]["value_template"], states[2]) == "None"
     away = {key: render(c["value_template"], states[1])
             for key, c in live_components(config).items()}
@@ -181,7 +188,7 @@ def test_live_entities_expire_after_ten_state_intervals(state_interval_s: float,
                                                         expire_after: int) -> None:
     config = ha_discovery_config(TOPICS, DeskConfig(), state_interval_s=state_interval_s)
     live = live_components(config)
-    assert len(live) == 1 + 1 + 1 + 1 + 1 + 2 + 2 * len(SITES) + 2 + 1 + 3
+    assert len(live) == 1 + 1 + 1 + 1 + 1 + 2 + 2 + 2 * len(SITES) + 2 + 1 + 3
     assert {c["expire_after"] for c in live.values()} == {expire_after}
     others = [c for key, c in config["components"].items() if key not in live]
     assert not any("expire_after" in c for c in others)

@@ -186,7 +186,7 @@ function worstOfLeg(sites, leg) {
   for (const [site, value] of Object.entries(sites || {})) {
     if (!site.endsWith(`_${leg}`) || !value) continue;
     const ttn = value.time_to_numbness_s;
-    const candidate = { site, ttn, pressure: value.pressure_mmhg };
+    const candidate = { site, ttn, pressure: value.pressure_mmhg, band: value.time_to_numbness_band_s };
     if (!worst) { worst = candidate; continue; }
     const a = ttn == null ? Infinity : ttn, b = worst.ttn == null ? Infinity : worst.ttn;
     if (a < b || (a === b && (value.pressure_mmhg || 0) > (worst.pressure || 0))) worst = candidate;
@@ -209,6 +209,7 @@ function renderGauges(entry) {
       gauge.dataset.level = "none";
       gauge.querySelector(".fill").style.strokeDasharray = `0 ${ARC}`;
       countdown.textContent = "No numbness ahead";
+      gauge.querySelector(".band").textContent = "";
       caption.textContent = worst && worst.pressure != null ? `highest ${Math.round(worst.pressure)} mmHg (${siteText(worst.site)})` : "";
       gauge.dataset.ttn = "";
       continue;
@@ -221,9 +222,19 @@ function renderGauges(entry) {
     gauge.querySelector(".fill").style.strokeDasharray = `${(load * ARC).toFixed(1)} ${ARC}`;
     countdown.textContent = ttn <= 0 ? "Asleep" : clock(ttn);
     countdown.title = "time until numb";
+    gauge.querySelector(".band").textContent = ttn <= 0 ? "" : bandText(worst.band, elapsed);
     caption.textContent = `${siteText(worst.site)}, ${Math.round(worst.pressure || 0)} mmHg`;
   }
   el.dataset.alarm = String(alarm);
+}
+
+function bandText(band, elapsed) {
+  // How sure: "in 3 to 6 min", from the band's early and late edges (null: beyond the horizon).
+  if (!Array.isArray(band) || band[0] == null) return "";
+  const early = Math.max(0, Math.floor((band[0] - elapsed) / 60));
+  if (band[1] == null) return `in ${early} min or more`;
+  const late = Math.max(early, Math.ceil((band[1] - elapsed) / 60));
+  return early === late ? `in about ${late} min` : `in ${early} to ${late} min`;
 }
 
 function drawSeat(el, seat) {
@@ -309,13 +320,18 @@ function renderPause(el, pause) {
 }
 
 async function sendPause(entry, command) {
-  const box = entry.element.querySelector(".pause");
-  const error = box.querySelector(".pause-error");
+  await sendFrom(entry.element.querySelector(".pause"), "pause", { desk: entry.view.key, ...command },
+    (box) => { box.dataset.sent = command.paused === false ? "resume" : "pause"; });  // shown when the agent says so
+}
+
+async function sendFrom(box, kind, body, onSent) {
+  // A card's command: its buttons off while it goes, and why it was not sent if it was not.
+  const error = box.querySelector(`.${box.classList[0]}-error`);
   error.hidden = true;
   for (const b of box.querySelectorAll("button")) b.disabled = true;
   try {
-    await post("pause", { desk: entry.view.key, ...command });
-    box.dataset.sent = command.paused === false ? "resume" : "pause";  // shown when the agent says so
+    await post(kind, body);
+    onSent(box);
   } catch (e) {
     error.textContent = `Not sent: ${e.message}`;
     error.hidden = false;
@@ -338,20 +354,11 @@ function renderSensitivity(el, sensitivity) {
 }
 
 async function sendAsleep(entry, leg) {
-  const box = entry.element.querySelector(".feedback");
-  const error = box.querySelector(".feedback-error");
-  error.hidden = true;
-  for (const b of box.querySelectorAll("button")) b.disabled = true;
-  try {
-    await post("feedback", { desk: entry.view.key, leg, numb: true });
-    box.querySelector(".feedback-sent").textContent = `Noted: your ${leg} leg fell asleep. Move it gently; stand once feeling is back.`;
-    box.dataset.sent = leg;
-  } catch (e) {
-    error.textContent = `Not sent: ${e.message}`;
-    error.hidden = false;
-  } finally {
-    for (const b of box.querySelectorAll("button")) b.disabled = false;
-  }
+  await sendFrom(entry.element.querySelector(".feedback"), "feedback",
+    { desk: entry.view.key, leg, numb: true }, (box) => {
+      box.querySelector(".feedback-sent").textContent = `Noted: your ${leg} leg fell asleep. Move it gently; stand once feeling is back.`;
+      box.dataset.sent = leg;
+    });
 }
 
 // --- alerts ---------------------------------------------------------------------------
