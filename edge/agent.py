@@ -105,6 +105,8 @@ class Agent:
         self.sensitivity = Posterior(config.model.sensitivity, evidence or Evidence())
         self.history = PressureHistory(len(SITES), HISTORY_S)
         self._numbness_alerts: dict[str, tuple[float, str, float]] = {}
+        self._numb_stretches: dict[str, float] = {}  # leg -> the stretch reported numb
+        self._newest_numbness_alert: str | None = None
         self.nerves = self._rested_nerves()
         self.policy = Policy(config.policy, id_prefix=id_prefix)
         self.id_prefix = id_prefix
@@ -187,39 +189,18 @@ class Agent:
         """The person says a leg fell asleep (`numb`, its `leg`), or that the alert `alert_id`
         was a false alarm: their sensitivity learns from it (`edge.model.sensitivity`), the
         nerves are followed on under the new one, and a `feedback` event goes to the sinks
-        (returned too)."""
+        (returned too). Each alert and each stretch of loading teaches once: a report sent
+        again (QoS 1 may deliver it twice; two screens may send it) is logged, not learned."""
         before = self.sensitivity
-        verdict, alert = None, None
-        if numb:
-            if leg not in LEGS:
-                raise ValueError(f"leg must be one of {', '.join(LEGS)}, got {leg!r}")
-        else:
-            alert = self._numbness_alerts.get(alert_id) if alert_id else None
-            if alert is None:
-                verdict = "not a numbness alert of this run of the agent"
-            else:
-                leg = alert[1].rsplit("_", 1)[1]
-        pressures, times = self.history.pressures(), self.history.times()
-        if verdict is None and not len(pressures):
-            verdict = "no nerve pressures seen yet"
-        if verdict is None:
-            sites = leg_sites(str(leg))
-            if numb:
-                evidence, said = self.learner.numb(before.evidence, pressures[:, sites])
-            else:
-                assert alert is not None
-                row = int(np.searchsorted(times, alert[0] + self.origin_s - 1e-6))
-                if row >= len(times) or abs(times[row] - self.origin_s - alert[0]) > 1.0:
-                    evidence, said = before.evidence, None
-                    verdict = "the alert is older than the pressures kept"
-                else:
-                    evidence, said = self.learner.fine(before.evidence, pressures[:, sites],
-                                                       row, alert[2])
-            if said is not None and not said.used:
-                verdict = said.reason
-            self.sensitivity = Posterior(before.start, evidence)
-            if self.sensitivity.evidence is not before.evidence:
-                self.nerves = self._nerves(pressures)
+        alert_id = alert_id or None
+        if numb and leg not in LEGS:
+            raise ValueError(f"leg must be one of {', '.join(LEGS)}, got {leg!r}")
+        alert = None if numb or alert_id is None else self._numbness_alerts.get(alert_id)
+        if not numb:
+            leg = None if alert is None else alert[1].rsplit("_", 1)[1]
+        verdict = self._learn(numb, str(leg), alert)
+        if not numb and alert_id in self._numbness_alerts:
+            del self._numbness_alerts[alert_id]  # answered: a second "false alarm" of it is none
         low, high = self.sensitivity.band()
         event = {"t": round(self._last_t, 3), "event": "feedback", "numb": numb,
                  "leg": leg, "alert_id": alert_id, "learned": verdict is None,
@@ -231,6 +212,36 @@ class Agent:
         self._emit([event], [], None, final=False)
         return event
 
+    def _learn(self, numb: bool, leg: str, alert: tuple[float, str, float] | None
+               ) -> str | None:
+        """Teach the sensitivity one report; None, or why it taught nothing (in words)."""
+        if not numb and alert is None:
+            return "not a numbness alert of this run of the agent, or answered already"
+        pressures, times = self.history.pressures(), self.history.times()
+        if not len(pressures):
+            return "no nerve pressures seen yet"
+        leg_mmHg = pressures[:, leg_sites(leg)]
+        before = self.sensitivity.evidence
+        if numb:
+            found = self.learner.stretch(leg_mmHg)
+            if not isinstance(found, str):
+                stretch = float(times[found[0]])
+                if self._numb_stretches.get(leg) == stretch:
+                    return "that leg was reported asleep already in this stretch of loading"
+                self._numb_stretches[leg] = stretch
+            evidence, said = self.learner.numb(before, leg_mmHg)
+        else:
+            assert alert is not None
+            row = int(np.searchsorted(times, alert[0] + self.origin_s - 1e-6))
+            if row >= len(times) or abs(times[row] - self.origin_s - alert[0]) > 1.0:
+                return "the alert is older than the pressures kept"
+            evidence, said = self.learner.fine(before, leg_mmHg, row, alert[2])
+        if not said.used:
+            return said.reason
+        self.sensitivity = Posterior(self.sensitivity.start, evidence)
+        self.nerves = self._nerves(pressures)
+        return None
+
     def _nerves(self, history: np.ndarray | None = None) -> NerveBand:
         """The nerves at the centre, the band's edges and the alerts' quantile, under the
         person's sensitivity as learned: rested, or after `history` (the pressures kept,
@@ -241,8 +252,9 @@ class Agent:
 
     @property
     def newest_numbness_alert_id(self) -> str | None:
-        """The newest numbness alert of this run (what a false alarm without an id is of)."""
-        return next(reversed(self._numbness_alerts), None)
+        """The newest numbness alert of this run, answered or not (what a false alarm
+        without an id is of)."""
+        return self._newest_numbness_alert
 
     @property
     def paused_until_utc(self) -> datetime | None:
@@ -315,6 +327,7 @@ class Agent:
         if alert["kind"] != "numbness" or alert.get("site") is None:
             return
         ahead = alert.get("time_to_numbness_s")
+        self._newest_numbness_alert = alert["id"]
         self._numbness_alerts[alert["id"]] = (
             float(alert["t"]), str(alert["site"]), math.inf if ahead is None else float(ahead))
         while len(self._numbness_alerts) > ALERTS_KEPT:

@@ -228,7 +228,7 @@ class _Learned:
             evidence = Evidence.from_dict(kept.get("evidence"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:
             log.warning("%s: not what a person taught (%s); their sensitivity starts at"
                         " [model] sensitivity", self.path, error)
             return None

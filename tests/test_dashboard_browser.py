@@ -138,7 +138,7 @@ def test_a_desk_goes_from_upright_to_crossed_legs_and_its_alert_is_acknowledged(
                              f"{DESK}.querySelector('.sensitivity').textContent", 20,
                              "the sensitivity learned from two reports")
             assert shown.startswith("Sensitivity ")
-            assert "false alarm noted" in browser.execute_script(
+            assert "false alarm sent" in browser.execute_script(
                 f"return document.querySelector('li.alert[data-alert=\"{key}\"] "
                 ".alert-status').textContent")
             full_page_screenshot(browser, ARTIFACTS / "dashboard-feedback.png")

@@ -402,7 +402,7 @@ function renderAlert(view, fresh) {
 function alertStatusText(entry) {
   const view = entry.view;
   let text = ALERT_STATUS[view.status] || view.status;
-  if (entry.falseAlarm) text += " · false alarm noted";
+  if (entry.falseAlarm) text += " · false alarm sent";
   if (view.status === "snoozed" && view.snoozed_min) text += ` ${view.snoozed_min} min`;
   const outcome = view.outcome;
   if (outcome && outcome.moved && outcome.response_s != null && view.status !== "moved") {

@@ -51,10 +51,15 @@ UNLOADED_OF_THRESHOLD = 0.5
 """A nerve below this fraction of the person's threshold is unloaded: it recovers there."""
 UNLOADED_HOLD_S = 60.0
 """A loading stretch starts after the leg was unloaded this long."""
+REPORTED_AFTER_RELEASE_S = 300
+"""A leg reported numb up to this long after it was last loaded (people notice on standing)
+is taken to have been numb by then; later, the report has no positional cause here."""
 HORIZON_S = 3 * 3600.0
 LIKELIHOOD_FLOOR = 1e-12
 """No k is ruled out for good by one report: the person may have misread their leg."""
 MAX_REPORTS_KEPT = 10_000
+LOWEST_LOG_LIKELIHOOD = -1e6
+"""Below the highest: far past anything reports reach (each at most ln 1e12 below)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +94,12 @@ class Evidence:
         if not isinstance(data, dict):
             raise ValueError(  # noqa: TRY004 (a file's content: ValueError as all else)
                 f"expected a JSON object, got {type(data).__name__}")
-        grid, values = data.get("grid"), data.get("log_likelihood")
-        if not isinstance(grid, list) or len(grid) != GRID_POINTS or not np.allclose(
-                np.asarray(grid, dtype=float), LOG_K, atol=1e-5):
+        grid = _numbers(data.get("grid"))
+        if grid is None or not np.allclose(grid, LOG_K, atol=1e-5):
             raise ValueError(f"grid: not the {GRID_POINTS}-point grid over log k this "
                              "legwake uses")
-        try:
-            log_likelihood = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError("log_likelihood: not a list of numbers") from None
-        if log_likelihood.shape != (GRID_POINTS,) or not np.isfinite(log_likelihood).all():
+        log_likelihood = _numbers(data.get("log_likelihood"))
+        if log_likelihood is None:
             raise ValueError(f"log_likelihood: expected {GRID_POINTS} finite numbers")
         counts = []
         for key in ("numb_reports", "fine_reports"):
@@ -107,7 +108,18 @@ class Evidence:
                     or not 0 <= count <= MAX_REPORTS_KEPT:
                 raise ValueError(f"{key}: expected an integer 0..{MAX_REPORTS_KEPT}")
             counts.append(count)
-        return cls(log_likelihood - log_likelihood.max(), *counts)
+        log_likelihood = np.clip(log_likelihood, -1e300, 1e300)  # no overflow below
+        return cls(np.clip(log_likelihood - log_likelihood.max(), LOWEST_LOG_LIKELIHOOD, 0.0),
+                   *counts)
+
+
+def _numbers(values: Any) -> np.ndarray | None:
+    """`GRID_POINTS` finite numbers (not booleans) as an array, or None."""
+    if not isinstance(values, list) or len(values) != GRID_POINTS or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return None
+    array = np.asarray(values, dtype=np.float64)
+    return array if np.isfinite(array).all() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +228,8 @@ class PressureHistory:
 
     def extend(self, t_s: np.ndarray, pressure_mmHg: np.ndarray) -> None:
         rows, times = pressure_mmHg[-self.length:], t_s[-self.length:]
-        slots = (self._end + np.arange(len(rows))) % self.length
+        first = self._end + len(pressure_mmHg) - len(rows)  # the rows that fit: the newest
+        slots = (first + np.arange(len(rows))) % self.length
         self._rows[slots], self._t[slots] = rows, times
         self._end += len(pressure_mmHg)
 
@@ -251,19 +264,40 @@ class Learner:
                 out[i, j] = numb_at_s(window * scale, profile, held_from=held)
         return out
 
+    def stretch(self, pressure_mmHg: np.ndarray) -> tuple[int, int] | str:
+        """The rows (first, last) of the stretch that loaded the leg before a report at the
+        end of `pressure_mmHg` (T, S), or why there is none, in words."""
+        loaded = (pressure_mmHg >= self.unloaded_mmHg).any(axis=1)
+        if not loaded.any():
+            return "no loaded nerve in that leg before the report"
+        end = len(loaded) - 1 - int(np.argmax(loaded[::-1]))
+        if len(loaded) - 1 - end > REPORTED_AFTER_RELEASE_S:
+            return (f"no loaded nerve in that leg in the {REPORTED_AFTER_RELEASE_S // 60:g} min"
+                    " before the report")
+        start = loading_start(pressure_mmHg[:end + 1], self.unloaded_mmHg)
+        assert start is not None  # its last row is loaded
+        return start, end
+
     def numb(self, evidence: Evidence, pressure_mmHg: np.ndarray
              ) -> tuple[Evidence, Verdict]:
         """The person says the leg is numb now, at the last row of `pressure_mmHg` (T, S):
-        that leg's sites, a row a second."""
-        start = loading_start(pressure_mmHg, self.unloaded_mmHg)
-        if start is None:
-            return evidence, Verdict(False, "no loaded nerve in that leg before the report")
-        compressed = len(pressure_mmHg) - start
-        onsets = np.maximum(self._onsets(pressure_mmHg, start, None), 1.0)
-        x = math.log(compressed)
-        likelihood = sum(weight * _log_normal_pdf(x, np.log(onsets[i] + REPORT_DELAY_S),
-                                                  REPORT_SD)
-                         for i, (_, weight) in enumerate(PRESSURE_SCALES))
+        that leg's sites, a row a second. Said while the leg is loaded (or just after), it
+        dates the numbness; said later, once they got up, it says the leg was numb by then."""
+        found = self.stretch(pressure_mmHg)
+        if isinstance(found, str):
+            return evidence, Verdict(False, found)
+        start, end = found
+        if len(pressure_mmHg) - 1 - end <= REPORT_DELAY_S:
+            onsets = np.maximum(self._onsets(pressure_mmHg, start, None), 1.0)
+            x = math.log(len(pressure_mmHg) - start)
+            likelihood = sum(weight * _log_normal_pdf(x, np.log(onsets[i] + REPORT_DELAY_S),
+                                                      REPORT_SD)
+                             for i, (_, weight) in enumerate(PRESSURE_SCALES))
+        else:  # numb by the release at the latest
+            onsets = np.maximum(self._onsets(pressure_mmHg, start, end), 1.0)
+            x = math.log(end + 1 - start)
+            likelihood = sum(weight * (1.0 - _later_than(np.log(onsets[i]), x, REPORT_SD))
+                             for i, (_, weight) in enumerate(PRESSURE_SCALES))
         return dataclasses.replace(
             evidence, log_likelihood=_add(evidence.log_likelihood, likelihood),
             numb_reports=min(MAX_REPORTS_KEPT, evidence.numb_reports + 1)), Verdict(True)
@@ -272,8 +306,10 @@ class Learner:
              foretold_s: float) -> tuple[Evidence, Verdict]:
         """The person says the alert at row `alert_row` of `pressure_mmHg` (T, S), which
         foretold numbness in `foretold_s`, was a false alarm."""
+        if not math.isfinite(foretold_s):
+            return evidence, Verdict(False, "the alert foretold no numbness")
         start = loading_start(pressure_mmHg[:alert_row + 1], self.unloaded_mmHg)
-        if start is None or not math.isfinite(foretold_s):
+        if start is None:
             return evidence, Verdict(False, "the alert's leg was not loaded when it came")
         claimed = alert_row - start + max(foretold_s, 1.0)
         onsets = np.maximum(self._onsets(pressure_mmHg, start, alert_row), 1.0)
@@ -288,4 +324,4 @@ class Learner:
 def _add(log_likelihood: np.ndarray, likelihood: np.ndarray) -> np.ndarray:
     total = log_likelihood + np.log(np.maximum(likelihood / max(likelihood.max(), 1e-300),
                                                LIKELIHOOD_FLOOR))
-    return total - total.max()
+    return np.maximum(total - total.max(), LOWEST_LOG_LIKELIHOOD)
