@@ -27,7 +27,7 @@ import numpy as np
 from edge.calibration import MMHG_PER_KPA
 from edge.config import Config
 from edge.estimate.estimator import EstimateSeconds
-from edge.estimate.labels import POSTURES, SEATED, SITES
+from edge.estimate.labels import LEG_SITES, LEGS, POSTURES, SEATED, SITES
 from edge.minutes import MinuteSummaries
 from edge.model import Profile
 from edge.model.band import BAND, CENTRE, NerveBand
@@ -47,7 +47,6 @@ MAT_LIES = {"normal": "the right way round", "rotated_180": "rotated by 180 degr
             "cable at the back)", "mirrored": "turned over (left and right swapped)",
             "rotated_180_mirrored": "with its front at the back (front and back swapped)"}
 THIGH_UNITS = ("imu_left", "imu_right")  # the battery-powered sensors
-LEGS = ("left", "right")
 HISTORY_S = 3600
 """The nerve pressures kept to judge a person's report against (seconds, one row each)."""
 ALERTS_KEPT = 64
@@ -84,9 +83,6 @@ def profile_of(config: Config) -> Profile:
                    sensitivity=config.model.sensitivity)
 
 
-def leg_sites(leg: str) -> list[int]:
-    """The rows of SITES on that leg (sciatic, thigh, peroneal)."""
-    return [i for i, site in enumerate(SITES) if site.endswith(f"_{leg}")]
 
 
 class Agent:
@@ -220,7 +216,7 @@ class Agent:
         pressures, times = self.history.pressures(), self.history.times()
         if not len(pressures):
             return "no nerve pressures seen yet"
-        leg_mmHg = pressures[:, leg_sites(leg)]
+        leg_mmHg = pressures[:, list(LEG_SITES[leg])]
         before = self.sensitivity.evidence
         if numb:
             found = self.learner.stretch(leg_mmHg)

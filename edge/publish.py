@@ -61,7 +61,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.atomic import replace_text
 from edge.config import ALERT_KINDS, DashboardConfig, DeskConfig, MqttConfig
-from edge.estimate.labels import POSTURES, SEATED, SITES
+from edge.estimate.labels import LEG_SITES, LEGS, POSTURES, SEATED, SITES
 from edge.outbox import Outbox, OutboxMessage
 from edge.payloads import (
     MAX_ID_CHARS,
@@ -206,7 +206,6 @@ SNOOZE_CHOICES_MIN = (15, 30, 60, 120)
 EXPIRE_INTERVALS = 10
 EXPIRE_MIN_S = 30
 THIGH_UNITS = ("imu_left", "imu_right")
-LEGS = ("left", "right")
 # A component removed from the device since an earlier version: published with its platform
 # only, which is how device discovery removes one entity (Home Assistant's MQTT docs, "Device
 # discovery payload"); a key never comes back with another platform.
@@ -235,7 +234,7 @@ _MMHG = "(v | round | int) if v < 10 else (((v / 5) | round) * 5) | int"
 def _leg_ahead_template(leg: str) -> str:
     """ON when one of the leg's sites has a time to numbness, OFF when none has (no numbness
     ahead), None (unknown) when none of its sites has a pressure estimate."""
-    sites = ", ".join(f"s.{site}" for site in SITES if site.endswith(f"_{leg}"))
+    sites = ", ".join(f"s.{SITES[i]}" for i in LEG_SITES[leg])
     return ("{% set s = value_json.sites %}"
             f"{{% set leg = [{sites}] %}}"
             "{% if leg | selectattr('time_to_numbness_s', 'number') | list %}ON"
@@ -246,7 +245,7 @@ def _leg_ahead_template(leg: str) -> str:
 def _leg_band_template(leg: str) -> str:
     """When the leg falls asleep, as sure as the band is: "in 8 to 21 min" (its soonest
     site's early and late edges, whole minutes), "Not ahead", None (unknown)."""
-    sites = ", ".join(f"s.{site}" for site in SITES if site.endswith(f"_{leg}"))
+    sites = ", ".join(f"s.{SITES[i]}" for i in LEG_SITES[leg])
     return ("{% set s = value_json.sites %}"
             f"{{% set leg = [{sites}] %}}"
             "{% set ahead = leg | selectattr('time_to_numbness_s', 'number')"

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from edge.config import ALERT_KINDS, EstimateConfig
-from edge.estimate.labels import POSTURES, SEATED, SITES
+from edge.estimate.labels import LEG_SITES, POSTURES, SEATED, SITES
 from edge.store import newer_schema
 
 __all__ = ["NoDataError", "ReportData", "ReportError", "load_report", "render_html",
@@ -46,8 +46,7 @@ NO_DATA_S = 300
 one can say the person sat through them."""
 
 SEATED_POSTURES = tuple(p for p in POSTURES if p in SEATED)
-LEGS = {"left": tuple(s for s in SITES if s.endswith("_left")),
-        "right": tuple(s for s in SITES if s.endswith("_right"))}
+LEGS = {leg: tuple(SITES[i] for i in sites) for leg, sites in LEG_SITES.items()}
 SENSOR_NAMES = {"mat": "seat mat", "imu_left": "left thigh unit", "imu_right": "right thigh unit"}
 
 POSTURE_NAMES = {

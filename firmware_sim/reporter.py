@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.config import NerveConfig
-from edge.estimate.labels import SITES
+from edge.estimate.labels import LEG_SITES
 from edge.estimate.nerve import NerveMapping, site_pressures
 from edge.model import FIBERS, Profile, simulate
 from firmware_sim.scenario import Scenario, planned
@@ -55,8 +55,8 @@ def true_site_pressures(sitter: Sitter, nerve: NerveConfig) -> np.ndarray:
 def numb_onsets(site_mmHg: np.ndarray, profile: Profile, leg: str) -> np.ndarray:
     """The seconds at which `leg` falls asleep (A-beta below half at one of its sites,
     having been above at all of them the second before)."""
-    sites = [i for i, site in enumerate(SITES) if site.endswith(f"_{leg}")]
-    conduction = simulate(site_mmHg[:, sites], dt_s=1.0, profile=profile).conduction
+    conduction = simulate(site_mmHg[:, list(LEG_SITES[leg])], dt_s=1.0,
+                          profile=profile).conduction
     numb = (conduction[:, :, A_BETA] < 0.5).any(axis=1)
     return np.flatnonzero(numb & ~np.r_[False, numb[:-1]]).astype(float)
 

@@ -29,6 +29,7 @@ from edge.estimate.labels import POSTURE_INDEX, SITES
 from edge.estimate.nerve import NerveMapping, site_pressures
 from edge.model import FIBERS, simulate
 from edge.sources.trace import TraceReader
+from firmware_sim.reporter import true_site_pressures
 from firmware_sim.scenario import get_scenario
 from firmware_sim.simulation import Sitter, write_simulated_trace
 from tests.estimated import estimated
@@ -53,14 +54,10 @@ def config_for(seat: str) -> Config:
 
 def true_numbness_s(sitter: Sitter, config: Config) -> float:
     """The first second any nerve site is numb under the sitting's true pressures."""
-    scenario = sitter.scenario
-    t = np.arange(0.0, scenario.duration_s, 1.0)
-    pressure = site_pressures(sitter.body().pressure_kpa(scenario, t),
-                              scenario.posture_index_at(t),
-                              NerveMapping.from_config(config.nerve), weight_kg=sitter.weight_kg)
+    pressure = true_site_pressures(sitter, config.nerve)
     numb = (simulate(pressure, dt_s=1.0).conduction[:, :, A_BETA] < 0.5).any(axis=1)
     assert numb.any(), "the sitting must numb a leg for the test to mean anything"
-    return float(t[np.argmax(numb)])
+    return float(np.argmax(numb))
 
 
 @pytest.mark.parametrize(("body", "scenario", "weight_kg", "seat"), CASES)

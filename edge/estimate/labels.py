@@ -16,3 +16,7 @@ CROSSED = frozenset({"crossed_left_over_right", "crossed_right_over_left"})
 SITES = ("sciatic_left", "sciatic_right", "thigh_left", "thigh_right", "peroneal_left",
          "peroneal_right")
 SITE_INDEX = {name: i for i, name in enumerate(SITES)}
+LEGS = ("left", "right")
+LEG_SITES = {leg: tuple(i for i, site in enumerate(SITES) if site.endswith(f"_{leg}"))
+             for leg in LEGS}
+"""Each leg's sites (sciatic, thigh, peroneal), as indices into SITES."""
