@@ -103,7 +103,7 @@ class Agent:
         self._numbness_alerts: dict[str, tuple[float, str, float]] = {}
         self._numb_stretches: dict[str, float] = {}  # leg -> the stretch reported numb
         self._newest_numbness_alert: str | None = None
-        self.nerves = self._rested_nerves()
+        self.nerves = self._nerves()
         self.policy = Policy(config.policy, id_prefix=id_prefix)
         self.id_prefix = id_prefix
         self.started_utc = started_utc
@@ -350,14 +350,11 @@ class Agent:
         parts = []
         for lo, hi in itertools.pairwise(edges.tolist()):
             if resumed[lo]:
-                self.nerves = self._rested_nerves()
+                self.nerves = self._nerves()
                 self.history.clear()
             self.history.extend(t_s[lo:hi], site_mmHg[lo:hi])
             parts.append(self.nerves.advance(site_mmHg[lo:hi]))
         return {q: np.concatenate([part[q] for part in parts]) for q in parts[0]}
-
-    def _rested_nerves(self) -> NerveBand:
-        return self._nerves()
 
     def _emit(self, events: list[dict[str, Any]], minutes: list[dict[str, Any]],
               state: dict[str, Any] | None, *, final: bool) -> Decisions:
