@@ -146,13 +146,15 @@ def replay(path: Path, modes: list[str], model: PostureModel | None = None,
     """Every mode's estimates of one trace, seconds spent in each, and decode seconds.
 
     `person`: "none" (the general model only), "online" (the sitter's upright learnt from
-    the first still upright minutes) or "calibrated" (`references`, per mode)."""
+    the first still upright minutes), "calibrated" (`references`, per mode) or
+    "calibrated_mat" (the mat's part of `references`, the thighs' learnt online)."""
     reader = TraceReader(path)
     decoders = Decoders(reader.header.sources)
     seat = reader.header.meta.get("seat", "cushioned")
     estimators = {m: Estimator(EstimateConfig(), mat_calibration=Calibration(),
                                present=MODES[m], seat=seat, model=model,
-                               person_model=person_model, learn_person=person == "online",
+                               person_model=person_model,
+                               learn_person=person in ("online", "calibrated_mat"),
                                person=(references or {}).get(m), keep_features=keep_features)
                   for m in modes}
     parts: dict[str, list[EstimateSeconds]] = {m: [] for m in modes}
@@ -438,7 +440,9 @@ def evaluate(sittings: list[tuple[str, int, float, str]], modes: list[str], *,
         made = time.perf_counter() - t0
         scenario = get_scenario(name, seed)
         references = calibration_references(path, scenario, modes) \
-            if person == "calibrated" else None
+            if person in ("calibrated", "calibrated_mat") else None
+        if references and person == "calibrated_mat":
+            references = {m: r.mat_part() for m, r in references.items()}
         results, spent, decode_s = replay(path, modes, model, person_model, person, references)
         decode_total += decode_s
         for m in modes:
@@ -477,9 +481,11 @@ def main() -> None:
                         help="a posture model written by bench/train_posture.py --out")
     parser.add_argument("--person-params", type=Path, default=None,
                         help="a person model written by bench/train_posture.py --person --out")
-    parser.add_argument("--person", choices=("none", "online", "calibrated"), default="online",
-                        help="the sitter's own upright: not used, learnt online (as "
-                             "shipped), or measured as a calibration would")
+    parser.add_argument("--person", choices=("none", "online", "calibrated", "calibrated_mat"),
+                        default="online",
+                        help="the sitter's own upright: not used, learnt online, measured as "
+                             "a calibration would, or the mat's part measured so (what "
+                             "`legwake calibrate` reads) and the thighs' learnt online")
     parser.add_argument("--leave-one-out", action="store_true",
                         help="fit on each body model, score on each other one")
     args = parser.parse_args()

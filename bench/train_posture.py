@@ -64,7 +64,7 @@ SEATS = ("hard", "cushioned")
 PERSON_OUT = ROOT / "edge" / "estimate" / "posture_params_person.py"
 PERSON_MIN_WINDOWS = 60
 WIDEN = 8.0  # bench/train_posture.py --choose-widen
-WIDEN_PERSON = 4.0  # bench/train_posture.py --choose-widen --person
+WIDEN_PERSON = 8.0  # bench/train_posture.py --choose-widen --person
 WIDEN_CHOICES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 WIDEN_ACCURACY_SLACK = 0.01
 CHECK_SEEDS = [1000, 1001, 1002, 1003]
@@ -177,8 +177,11 @@ def make_body(body_model: str, variety: bool, *, weight_kg: float, seat: str, se
 def dataset(seeds: list[int], body_model: str = "standard", variety: bool = False,
             person: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Every window's features and sub-class; with `person`, as changes from the sitter's
-    own upright (the median of the sitting's upright windows, as a calibration measures
-    it; edge.estimate.person), leaving out a sitting without upright minutes."""
+    own upright (the median of the sitting's first `PERSON_MIN_WINDOWS` upright windows, as
+    a calibration measures it once; edge.estimate.person), leaving out a sitting without
+    upright minutes. The first minute, not every upright window: a person sits upright a
+    little differently each time, and the model must learn that spread around the one
+    reference it will be given."""
     features, names, log = [], [], []
     for seed in seeds:
         sittings = [("all_postures", get_scenario("all_postures", seed)),
@@ -195,7 +198,8 @@ def dataset(seeds: list[int], body_model: str = "standard", variety: bool = Fals
                 if upright.sum() < PERSON_MIN_WINDOWS:
                     print(f"seed {seed:4d} {label:13s} no upright minutes: left out")
                     continue
-                x = PersonReference.from_windows(x[upright]).normalise(x)
+                first = np.flatnonzero(upright)[:PERSON_MIN_WINDOWS]
+                x = PersonReference.from_windows(x[first]).normalise(x)
             features.append(x[keep])
             names.append(y[keep])
             line = (f"seed {seed:4d} {label:13s} {weight:5.1f} kg {seat:9s} "

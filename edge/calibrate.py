@@ -1,9 +1,12 @@
 """`legwake calibrate`: an explicit empty-seat zero and the sitter's upright baseline.
 
 Owns reading the mat for it and the calibration file. The file (JSON) keeps
-the per-cell zero (ADC counts) and the upright baseline; the agent loads it at
-start (`load`), and automatic re-zeroing from empty-seat windows refines the
-zero from there on. The arithmetic is `edge.estimate.zeroing`'s.
+the per-cell zero (ADC counts), the upright baseline (the reference for reliefs) and the
+sitter's upright seat features (the reference the posture is read against, so that it is
+this person's lean or slouch, not the average body's: `edge.estimate.person`); the agent
+loads it at start (`load`), and automatic re-zeroing from empty-seat windows refines the
+zero from there on. The arithmetic is `edge.estimate.zeroing`'s and
+`edge.estimate.mat_features`'.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,7 +27,10 @@ from edge.atomic import replace_text
 from edge.calibration import Calibration
 from edge.config import Config
 from edge.decode import Decoders
+from edge.estimate.features import FEATURES, GROUPS
+from edge.estimate.mat_features import MAT_FEATURES, mat_features
 from edge.estimate.orientation import ORIENTATIONS, back_share, orient
+from edge.estimate.person import PersonReference
 from edge.estimate.zeroing import (
     UprightBaseline,
     seat_load_n,
@@ -37,39 +43,88 @@ from edge.sources.serial import SerialSource
 FORMAT = "legwake-mat-calibration"
 
 
+class Calibrated(NamedTuple):
+    """What a calibration file holds; each part None when it has none."""
+
+    zero: np.ndarray | None  # (rows, cols) counts
+    baseline: UprightBaseline | None
+    person: PersonReference | None  # the mat's part known, the thighs' to be learnt
+    sitter: str = ""  # [desk] person when it was measured
+
+    def upright_of(self, sitter: str) -> PersonReference | None:
+        """The upright seat features, if they are this sitter's: another person's upright
+        would make every posture of theirs a change from somebody else's."""
+        return self.person if sitter == self.sitter else None
+
+
 def save(path: str | os.PathLike[str], offsets: np.ndarray,
-         baseline: UprightBaseline | None, *, person: str = "") -> None:
+         baseline: UprightBaseline | None, *, person: str = "",
+         upright: PersonReference | None = None) -> None:
     """Write the calibration atomically (a crash never leaves half a file)."""
-    document = {"format": FORMAT, "version": 1,
+    features = None
+    if upright is not None and upright.known("mat"):
+        features = {name: round(float(upright.values[FEATURES.index(name)]), 6)
+                    for name in MAT_FEATURES}
+    document = {"format": FORMAT, "version": 2,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "person": person, "zero_counts": np.round(offsets, 2).tolist(),
-                "baseline": asdict(baseline) if baseline else None}
+                "baseline": asdict(baseline) if baseline else None,
+                "upright_features": features}
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     replace_text(target, json.dumps(document, indent=1))
 
 
-def load(path: str | os.PathLike[str]) -> tuple[np.ndarray | None, UprightBaseline | None]:
-    """The zero and baseline of a calibration file; (None, None) when there is none.
+def _upright_reference(features: Any) -> PersonReference | None:
+    """The mat's upright features of a calibration file (version 2 on; None before)."""
+    if features is None:
+        return None
+    if not isinstance(features, dict):
+        raise TypeError("upright_features must be a table of the mat's features")
+    missing = [name for name in MAT_FEATURES if name not in features]
+    unknown = sorted(set(features) - set(MAT_FEATURES))
+    if missing or unknown:
+        raise ValueError("upright_features must have exactly the mat's features ("
+                         + ", ".join(MAT_FEATURES) + ")"
+                         + (f"; missing {', '.join(missing)}" if missing else "")
+                         + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+    values = np.full(len(FEATURES), np.nan)
+    for name in MAT_FEATURES:
+        value = features[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not np.isfinite(value):
+            raise ValueError(f"upright_features.{name} must be a finite number, got "
+                             f"{value!r}")
+        values[FEATURES.index(name)] = value
+    return PersonReference(values)
+
+
+def load(path: str | os.PathLike[str]) -> Calibrated:
+    """The zero, baseline and upright features of a calibration file; all None when there
+    is none.
 
     A file that exists but cannot be read is an error naming it: silently running
     uncalibrated would hide the problem.
     """
     target = Path(path)
     if not target.exists():
-        return None, None
+        return Calibrated(None, None, None)
     try:
         document: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
-        if document.get("format") != FORMAT:
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} file")
         offsets = np.asarray(document["zero_counts"], dtype=np.float64)
         if offsets.ndim != 2:
             raise ValueError(f"zero_counts must be a 2-D table, got shape {offsets.shape}")
         baseline = UprightBaseline(**document["baseline"]) if document.get("baseline") else None
-    except (ValueError, KeyError, TypeError) as error:
+        upright = _upright_reference(document.get("upright_features"))
+        sitter = document.get("person", "")
+        if not isinstance(sitter, str):
+            raise TypeError(f"person must be text, got {sitter!r}")
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise ValueError(f"{target}: cannot read the mat calibration: {error} (run "
                          "`legwake calibrate` again, or delete the file)") from None
-    return offsets, baseline
+    return Calibrated(offsets, baseline, upright, sitter)
 
 
 async def read_counts(source: SerialSource, seconds: float,
@@ -153,3 +208,20 @@ def baseline_of(counts: np.ndarray, offsets: np.ndarray, config: Config, *,
     them): `orientation` is how the mat lies."""
     kpa = orient(zeroed_kpa(counts, offsets, calibration_of(config)), orientation)
     return upright_baseline(np.ascontiguousarray(kpa), pitch_mm=config.estimate.mat_pitch_mm)
+
+
+def upright_features(counts: np.ndarray, offsets: np.ndarray, config: Config, *,
+                     seconds: float, orientation: str = "normal") -> PersonReference:
+    """The sitter's upright seat features, as the estimator computes them (on each second's
+    mean map, the contract's way round), their median over the seconds read; the thighs'
+    part is unknown (nan): the agent learns it."""
+    kpa = orient(zeroed_kpa(counts, offsets, calibration_of(config)), orientation)
+    per_second = max(1, round(len(kpa) / max(seconds, 1e-9)))
+    whole = len(kpa) // per_second
+    if whole == 0:
+        means = kpa.mean(axis=0, keepdims=True)
+    else:
+        means = kpa[:whole * per_second].reshape(whole, per_second, *kpa.shape[1:]).mean(axis=1)
+    values = np.full(len(FEATURES), np.nan)
+    values[GROUPS["mat"]] = np.median(mat_features(means, config.estimate.mat_pitch_mm), axis=0)
+    return PersonReference(values)

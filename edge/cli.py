@@ -538,7 +538,7 @@ def calibrate(config_path: str | None, empty_seconds: float, upright_seconds: fl
                          show_default=False)
         click.echo(f"Reading the empty seat for {empty_seconds:g} s ...")
         offsets = cal.empty_zero(await cal.read_counts(cal.mat_source(cfg), empty_seconds), cfg)
-        baseline = None
+        baseline = upright = None
         if not zero_only:
             if not yes:
                 click.prompt("Sit upright, feet flat, then press Enter", default="",
@@ -549,13 +549,16 @@ def calibrate(config_path: str | None, empty_seconds: float, upright_seconds: fl
             found, share = cal.front_of(counts, offsets, cfg)
             setting = cfg.mat.orientation
             click.echo("Mat orientation: " + cal.orientation_report(found, share, setting))
-            baseline = cal.baseline_of(counts, offsets, cfg,
-                                       orientation=found if setting == "auto" else setting)
-        cal.save(cfg.mat.zero_file, offsets, baseline, person=cfg.desk.person)
+            lies = found if setting == "auto" else setting
+            baseline = cal.baseline_of(counts, offsets, cfg, orientation=lies)
+            upright = cal.upright_features(counts, offsets, cfg, seconds=upright_seconds,
+                                           orientation=lies)
+        cal.save(cfg.mat.zero_file, offsets, baseline, person=cfg.desk.person, upright=upright)
         click.echo(f"Saved to {cfg.mat.zero_file}: zero of {offsets.size} cells (highest "
                    f"{offsets.max():.0f} counts)"
                    + (f"; upright baseline {baseline.seat_load_n:.0f} N on the seat, "
-                      f"{baseline.ischial_load_n:.0f} N on the ischial region" if baseline
+                      f"{baseline.ischial_load_n:.0f} N on the ischial region, and the "
+                      "upright seat features the posture is read against" if baseline
                       else ""))
 
     try:

@@ -59,15 +59,18 @@ class Pipeline:
         """`this_mat`: the sources are this desk's own mat (live), so its calibration file
         and [mat] orientation apply; a trace's mat may be another, and zeroes itself from
         empty-seat moments and finds its front from the load."""
-        from edge.calibrate import load  # reads the calibration file: kept out of the core
+        # Reads the calibration file: kept out of the core.
+        from edge.calibrate import Calibrated, load
 
         calibration = Calibration.from_points(config.mat.calibration_points())
-        zero, baseline = (load(config.mat.zero_file) if this_mat and config.mat.zero_file
-                          else (None, None))
+        calibrated = (load(config.mat.zero_file) if this_mat and config.mat.zero_file
+                      else Calibrated(None, None, None))
+        upright = calibrated.upright_of(config.desk.person)
         estimator = Estimator(config.estimate, nerve=config.nerve, mat_calibration=calibration,
                               present=sensors_present(sources), seat=config.nerve.seat,
-                              zero_offsets=zero, baseline=baseline,
-                              mat_orientation=config.mat.orientation if this_mat else "auto")
+                              zero_offsets=calibrated.zero, baseline=calibrated.baseline,
+                              mat_orientation=config.mat.orientation if this_mat else "auto",
+                              person=upright, learn_person=upright is not None)
         return cls(Decoders(sources), estimator)
 
     def feed(self, chunks: Iterable[Received]) -> tuple[EstimateSeconds, list[dict[str, Any]]]:

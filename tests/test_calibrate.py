@@ -13,6 +13,8 @@ from click.testing import CliRunner
 
 from edge.calibrate import load
 from edge.cli import main
+from edge.estimate.features import FEATURES
+from edge.estimate.mat_features import MAT_FEATURES
 from firmware_sim.clock import SimClock
 from firmware_sim.scenario import Scenario, Segment
 from firmware_sim.seatmat import PtySeatMat, SeatMatFirmware
@@ -55,7 +57,7 @@ def test_calibrate_zeroes_the_empty_seat_and_records_the_upright_sitter(tmp_path
                                            "--config", config(tmp_path, mat.mat.path)])
     assert result.exit_code == 0, result.output
     assert "Saved to" in result.output
-    zero, baseline = load(tmp_path / "cal.json")
+    zero, baseline, upright, _sitter = load(tmp_path / "cal.json")
     # The zero is the mat's own drift on the empty seat, to within its noise.
     drift = mat.body.drift_counts(np.array([10.0]))[0]
     assert np.median(np.abs(zero - drift)) < 10
@@ -64,6 +66,61 @@ def test_calibrate_zeroes_the_empty_seat_and_records_the_upright_sitter(tmp_path
     assert 0 < baseline.ischial_load_n < baseline.seat_load_n
     assert json.loads((tmp_path / "cal.json").read_text())["format"] == \
         "legwake-mat-calibration"
+    # The upright seat features the posture is read against: the mat's, as the estimator
+    # computes them; the thighs' are the agent's to learn.
+    assert upright is not None and upright.known("mat")
+    assert not upright.known("imu_left") and not upright.known("imu_right")
+    values = dict(zip(FEATURES, upright.values.tolist(), strict=True))
+    assert abs(values["balance_lr"]) < 0.15  # upright: about as much on each side
+    assert 60 < values["ischial_y_mm"] < 180  # the tuberosities on the back half
+    assert values["reach_left_mm"] > 150 and values["reach_right_mm"] > 150
+
+
+def _calibration_file(tmp_path, **changes):
+    document = {"format": "legwake-mat-calibration", "version": 2,
+                "zero_counts": [[0.0] * 16] * 16, "baseline": None,
+                "upright_features": {name: 0.5 for name in MAT_FEATURES}}
+    document.update(changes)
+    (tmp_path / "cal.json").write_text(json.dumps(document))
+    return tmp_path / "cal.json"
+
+
+def test_a_calibration_of_the_zero_alone_or_from_before_has_no_upright_features(tmp_path):
+    # Version 1 files had no upright features: they still load, and the posture is read
+    # against the average body until the agent has learnt this one.
+    path = _calibration_file(tmp_path, version=1)
+    document = json.loads(path.read_text())
+    del document["upright_features"]
+    path.write_text(json.dumps(document))
+    assert load(path).person is None
+    assert load(_calibration_file(tmp_path, upright_features=None)).person is None
+    upright = load(_calibration_file(tmp_path)).person
+    assert upright is not None and upright.known("mat") and not upright.known("imu_left")
+
+
+def test_the_upright_features_are_only_for_the_person_they_were_measured_on(tmp_path):
+    calibrated = load(_calibration_file(tmp_path, person="p-1"))
+    assert calibrated.upright_of("p-1") is calibrated.person is not None
+    assert calibrated.upright_of("p-2") is None  # someone else sits here now: recalibrate
+    with pytest.raises(ValueError, match="person must be text"):
+        load(_calibration_file(tmp_path, person=["p-1"]))
+
+
+@pytest.mark.parametrize(("features", "says"), [
+    ([1, 2, 3], "upright_features must be a table"),
+    ({"balance_lr": 0.0}, "missing log_load"),
+    ({**{name: 0.5 for name in MAT_FEATURES}, "tilt": 1.0}, "unknown tilt"),
+    ({**{name: 0.5 for name in MAT_FEATURES}, "peak_ratio": "high"},
+     "upright_features.peak_ratio must be a finite number"),
+    ({**{name: 0.5 for name in MAT_FEATURES}, "peak_ratio": True},
+     "upright_features.peak_ratio must be a finite number"),
+    ({**{name: 0.5 for name in MAT_FEATURES}, "reach_left_mm": float("inf")},
+     "upright_features.reach_left_mm must be a finite number"),
+])
+def test_damaged_upright_features_are_named(tmp_path, features, says):
+    with pytest.raises(ValueError, match="cal.json: cannot read the mat calibration") as caught:
+        load(_calibration_file(tmp_path, upright_features=features))
+    assert says in str(caught.value)
 
 
 def test_calibrate_refuses_an_occupied_seat(tmp_path):
@@ -101,7 +158,7 @@ def test_calibrate_says_how_the_mat_lies(tmp_path, lies, setting, says):
     assert result.exit_code == 0, result.output
     [line] = [line for line in result.output.splitlines() if line.startswith("Mat orientation")]
     assert says in line, line
-    _zero, baseline = load(tmp_path / "cal.json")
+    baseline = load(tmp_path / "cal.json").baseline
     # The baseline is of the map the right way round whichever way the mat lies, as long as
     # the setting is right ("auto" or the way it lies).
     if setting in ("auto", lies):

@@ -178,9 +178,10 @@ class Estimator:
           learn front from back from the first seated minutes.
         - `person`: the sitter's upright features (`person.PersonReference`, from a
           calibration); `learn_person`: learn what is missing of it from the first still
-          upright minutes. Once a window's sensors all have a reference, its posture comes
-          from the person model (`person_model`, default the committed one) on features
-          as changes from upright; before that, from the general `model`.
+          upright minutes. Once a window's sensors all have a reference and a thigh unit
+          is among them, its posture comes from the person model (`person_model`, default
+          the committed one) on features as changes from upright; before that, and for
+          the mat alone, from the general `model`.
         """
         if config is None:
             from edge.config import EstimateConfig as _EstimateConfig
@@ -273,9 +274,9 @@ class Estimator:
         return EstimateSeconds.concat(parts)
 
     def _log_likelihood(self, feats: WindowFeatures) -> tuple[np.ndarray, np.ndarray]:
-        """(n, len(POSTURES)) per window: from the person model where every sensor present
-        has the sitter's reference, else from the general model; and (n, 2) each thigh's
-        tilt from the sitter's upright (nan unknown)."""
+        """(n, len(POSTURES)) per window: from the person model where a thigh unit is
+        present and every sensor present has the sitter's reference, else from the general
+        model; and (n, 2) each thigh's tilt from the sitter's upright (nan unknown)."""
         general = self.model.log_likelihood(feats.features)
         alone = window_probabilities(general, self.config.evidence_weight)
         thigh = np.nan_to_num(feats.thigh_motion_dps, nan=0.0).max(axis=1)
@@ -289,12 +290,13 @@ class Estimator:
                          for p, r in _ANGLES.values()], axis=1)
         if self.person is None:
             return general, tilt
-        reference = self.person.step(feats.features, upright_p, empty, still,
-                                     self.config.period_s)
+        reference = self.person.step(feats.features, self._upright_p(feats, upright_p), empty,
+                                     still, self.config.period_s)
         changes = normalise(feats.features, reference)
-        use = np.zeros(len(feats), bool)
-        for stream in ("mat", "imu_left", "imu_right"):
-            use |= feats.present[stream]
+        # The mat alone is read by the general model: against the sitter's upright it tells
+        # a tucked foot from a lean less well (bench/estimate.py --person calibrated_mat
+        # --modes mat_only), and that is the case the nerves need most.
+        use = feats.present["imu_left"] | feats.present["imu_right"]
         for stream, columns in GROUPS.items():
             known = ~np.isnan(reference[:, columns]).any(axis=1)
             use &= known | ~feats.present[stream]
@@ -305,6 +307,23 @@ class Estimator:
         out = general.copy()
         out[use] = self.person_model.log_likelihood(changes[use])
         return out, tilt
+
+    def _upright_p(self, feats: WindowFeatures, general: np.ndarray) -> np.ndarray:
+        """(n,) how surely each window alone is upright, for learning what the person
+        reference is missing.
+
+        With a calibration's seat features, the person model reads the mat against them
+        (the thighs left out): it is right far more often on a body the general model was
+        not fitted on, and the calibration never changes, so live and replay learn alike.
+        Else the general model's (`general`). The thighs' upright for telling a folded
+        leg keeps the general model's looser rule: it must be known early."""
+        if self.person is None or not self.person.start.known("mat"):
+            return general
+        assert self.person_model is not None
+        against_mat = normalise(feats.features, self.person.start.mat_part().values)
+        p = window_probabilities(self.person_model.log_likelihood(against_mat),
+                                 self.config.evidence_weight)[:, POSTURE_INDEX["upright"]]
+        return np.where(feats.present["mat"], p, 0.0)
 
     def _estimate(self, feats: WindowFeatures) -> EstimateSeconds:
         n = len(feats)

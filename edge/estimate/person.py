@@ -10,12 +10,14 @@ a ratio for lengths, shares and the peak ratio. The person posture model
 (`posture_params_person.py`, `bench/train_posture.py --person`) is fitted on features
 made so.
 
-Where the reference comes from: the windows of a calibration sitting upright, or, with
-none, `OnlineReference`: the first `LEARN_WINDOWS` still, seated windows the general
-posture model itself calls upright with a confidence of at least `LEARN_CONFIDENCE`
-(their median, so a few misread windows do not move it). Each sensor's part is learnt
-on its own (a thigh unit that connects later gets its reference later). After
-`FORGET_EMPTY_S` of an empty seat the reference is dropped: someone else may sit down.
+Where the reference comes from: the windows of a calibration sitting upright
+(`legwake calibrate` measures the mat's part), and what it lacks from `OnlineReference`:
+the first `LEARN_WINDOWS` still, seated windows called upright with a confidence of at
+least `LEARN_CONFIDENCE` (their median, so a few misread windows do not move it), by the
+person model reading the mat against the calibration when there is one, else by the
+general model. Each sensor's part is learnt on its own (a thigh unit that connects later
+gets its reference later). After `FORGET_EMPTY_S` of an empty seat the reference goes
+back to the calibration's: someone else may have sat down.
 
 Core code: numpy only, no I/O.
 """
@@ -92,6 +94,12 @@ class PersonReference:
             if len(rows):
                 values[columns] = np.median(rows, axis=0)
         return cls(values)
+
+    def mat_part(self) -> PersonReference:
+        """The mat's part alone, the thighs' unknown: what `legwake calibrate` measures."""
+        values = np.full(len(FEATURES), np.nan)
+        values[GROUPS["mat"]] = self.values[GROUPS["mat"]]
+        return PersonReference(values)
 
     def known(self, stream: str) -> bool:
         return not np.isnan(self.values[GROUPS[stream]]).any()
