@@ -290,8 +290,8 @@ class Estimator:
                          for p, r in _ANGLES.values()], axis=1)
         if self.person is None:
             return general, tilt
-        reference = self.person.step(feats.features, self._upright_p(feats, upright_p), empty,
-                                     still, self.config.period_s)
+        reference = self.person.step(feats.features, self._upright_p(feats, upright_p, empty),
+                                     empty, still, self.config.period_s)
         changes = normalise(feats.features, reference)
         # The mat alone is read by the general model: against the sitter's upright it tells
         # a tucked foot from a lean less well (bench/estimate.py --person calibrated_mat
@@ -308,7 +308,8 @@ class Estimator:
         out[use] = self.person_model.log_likelihood(changes[use])
         return out, tilt
 
-    def _upright_p(self, feats: WindowFeatures, general: np.ndarray) -> np.ndarray:
+    def _upright_p(self, feats: WindowFeatures, general: np.ndarray, empty: np.ndarray
+                   ) -> np.ndarray:
         """(n,) how surely each window alone is upright, for learning what the person
         reference is missing.
 
@@ -319,6 +320,8 @@ class Estimator:
         leg keeps the general model's looser rule: it must be known early."""
         if self.person is None or not self.person.start.known("mat"):
             return general
+        if not np.isnan(self.person.values).any() and not empty.any():
+            return general  # nothing left to learn, and no empty seat to forget it by
         assert self.person_model is not None
         against_mat = normalise(feats.features, self.person.start.mat_part().values)
         p = window_probabilities(self.person_model.log_likelihood(against_mat),
