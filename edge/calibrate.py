@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from edge.estimate.zeroing import (
 from edge.sources.serial import SerialSource
 
 FORMAT = "legwake-mat-calibration"
+# 1: the zero and the baseline; 2: and the upright seat features (exactly MAT_FEATURES).
+VERSIONS = (1, 2)
 
 
 class Calibrated(NamedTuple):
@@ -63,9 +66,9 @@ def save(path: str | os.PathLike[str], offsets: np.ndarray,
     """Write the calibration atomically (a crash never leaves half a file)."""
     features = None
     if upright is not None and upright.known("mat"):
-        features = {name: round(float(upright.values[FEATURES.index(name)]), 6)
-                    for name in MAT_FEATURES}
-    document = {"format": FORMAT, "version": 2,
+        features = {name: round(float(value), 6) for name, value
+                    in zip(MAT_FEATURES, upright.values[GROUPS["mat"]], strict=True)}
+    document = {"format": FORMAT, "version": VERSIONS[-1],
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "person": person, "zero_counts": np.round(offsets, 2).tolist(),
                 "baseline": asdict(baseline) if baseline else None,
@@ -89,13 +92,14 @@ def _upright_reference(features: Any) -> PersonReference | None:
                          + (f"; missing {', '.join(missing)}" if missing else "")
                          + (f"; unknown {', '.join(unknown)}" if unknown else ""))
     values = np.full(len(FEATURES), np.nan)
-    for name in MAT_FEATURES:
+    for name, column in zip(MAT_FEATURES, range(len(FEATURES))[GROUPS["mat"]], strict=True):
         value = features[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not np.isfinite(value):
+        number = float(value) if isinstance(value, int | float) \
+            and not isinstance(value, bool) and abs(value) < 1e300 else math.nan
+        if not math.isfinite(number):
             raise ValueError(f"upright_features.{name} must be a finite number, got "
-                             f"{value!r}")
-        values[FEATURES.index(name)] = value
+                             f"{value!r:.40}")
+        values[column] = number
     return PersonReference(values)
 
 
@@ -113,15 +117,20 @@ def load(path: str | os.PathLike[str]) -> Calibrated:
         document: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} file")
+        if document.get("version", 1) not in VERSIONS:
+            raise ValueError(f"version {document.get('version')!r} is not one this legwake "
+                             f"reads ({', '.join(map(str, VERSIONS))})")
         offsets = np.asarray(document["zero_counts"], dtype=np.float64)
-        if offsets.ndim != 2:
+        if offsets.ndim != 2 or offsets.size == 0:
             raise ValueError(f"zero_counts must be a 2-D table, got shape {offsets.shape}")
+        if not np.isfinite(offsets).all():
+            raise ValueError("zero_counts must be finite numbers")
         baseline = UprightBaseline(**document["baseline"]) if document.get("baseline") else None
         upright = _upright_reference(document.get("upright_features"))
         sitter = document.get("person", "")
         if not isinstance(sitter, str):
             raise TypeError(f"person must be text, got {sitter!r}")
-    except (ValueError, KeyError, TypeError, RecursionError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError, ArithmeticError) as error:
         raise ValueError(f"{target}: cannot read the mat calibration: {error} (run "
                          "`legwake calibrate` again, or delete the file)") from None
     return Calibrated(offsets, baseline, upright, sitter)
@@ -212,16 +221,15 @@ def baseline_of(counts: np.ndarray, offsets: np.ndarray, config: Config, *,
 
 def upright_features(counts: np.ndarray, offsets: np.ndarray, config: Config, *,
                      seconds: float, orientation: str = "normal") -> PersonReference:
-    """The sitter's upright seat features, as the estimator computes them (on each second's
-    mean map, the contract's way round), their median over the seconds read; the thighs'
-    part is unknown (nan): the agent learns it."""
+    """The sitter's upright seat features, as the estimator computes them (on each window's
+    mean map, `[estimate] period_s` long, the contract's way round), their median over the
+    `seconds` read; the thighs' part is unknown (nan): the agent learns it."""
+    if len(counts) == 0 or seconds <= 0:
+        raise ValueError("no upright frames to measure")
     kpa = orient(zeroed_kpa(counts, offsets, calibration_of(config)), orientation)
-    per_second = max(1, round(len(kpa) / max(seconds, 1e-9)))
-    whole = len(kpa) // per_second
-    if whole == 0:
-        means = kpa.mean(axis=0, keepdims=True)
-    else:
-        means = kpa[:whole * per_second].reshape(whole, per_second, *kpa.shape[1:]).mean(axis=1)
+    per_window = max(1, round(len(kpa) * config.estimate.period_s / seconds))
+    whole = max(1, len(kpa) // per_window)
+    means = kpa[:whole * per_window].reshape(whole, -1, *kpa.shape[1:]).mean(axis=1)
     values = np.full(len(FEATURES), np.nan)
     values[GROUPS["mat"]] = np.median(mat_features(means, config.estimate.mat_pitch_mm), axis=0)
     return PersonReference(values)

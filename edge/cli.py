@@ -512,8 +512,10 @@ def collect(config_path: str | None, log_format: str, log_level: str) -> None:
 @config_option
 @click.option("--empty-seconds", type=click.FloatRange(1, 120), default=5.0, show_default=True,
               help="How long to read the empty seat.")
-@click.option("--upright-seconds", type=click.FloatRange(1, 300), default=10.0,
-              show_default=True, help="How long to read the sitter sitting upright.")
+@click.option("--upright-seconds", type=click.FloatRange(1, 300), default=60.0,
+              show_default=True,
+              help="How long to read the sitter sitting upright: the posture is read "
+                   "against this minute (the person model is fitted so).")
 @click.option("--zero-only", is_flag=True, help="Only zero the empty seat.")
 @click.option("--yes", is_flag=True, help="Do not wait for Enter: start reading at once.")
 def calibrate(config_path: str | None, empty_seconds: float, upright_seconds: float,
@@ -557,8 +559,10 @@ def calibrate(config_path: str | None, empty_seconds: float, upright_seconds: fl
         click.echo(f"Saved to {cfg.mat.zero_file}: zero of {offsets.size} cells (highest "
                    f"{offsets.max():.0f} counts)"
                    + (f"; upright baseline {baseline.seat_load_n:.0f} N on the seat, "
-                      f"{baseline.ischial_load_n:.0f} N on the ischial region, and the "
-                      "upright seat features the posture is read against" if baseline
+                      f"{baseline.ischial_load_n:.0f} N on the ischial region" if baseline
+                      else "")
+                   + ("; and the upright seat features: with the thigh units, the posture "
+                      "is read against them" if upright is not None and upright.known("mat")
                       else ""))
 
     try:

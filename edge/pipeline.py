@@ -8,6 +8,7 @@ I/O of its own; callers give it chunks and take its estimates.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,11 @@ class Pipeline:
         calibrated = (load(config.mat.zero_file) if this_mat and config.mat.zero_file
                       else Calibrated(None, None, None))
         upright = calibrated.upright_of(config.desk.person)
+        if calibrated.person is not None and upright is None:
+            logging.getLogger(__name__).warning(
+                "the mat calibration's upright was measured on %s, not on [desk] person %s: "
+                "the posture is read against the average body until `legwake calibrate` is "
+                "run again", repr(calibrated.sitter), repr(config.desk.person))
         estimator = Estimator(config.estimate, nerve=config.nerve, mat_calibration=calibration,
                               present=sensors_present(sources), seat=config.nerve.seat,
                               zero_offsets=calibrated.zero, baseline=calibrated.baseline,

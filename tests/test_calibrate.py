@@ -106,6 +106,27 @@ def test_the_upright_features_are_only_for_the_person_they_were_measured_on(tmp_
         load(_calibration_file(tmp_path, person=["p-1"]))
 
 
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"version": 99}, "version 99 is not one this legwake reads"),
+    ({"zero_counts": [[]]}, "zero_counts must be a 2-D table"),
+    ({"zero_counts": [[1.0, float("nan")]]}, "zero_counts must be finite numbers"),
+    ({"zero_counts": [[1.0, 1e400]]}, "zero_counts must be finite numbers"),
+    ({"zero_counts": [[10 ** 400]]}, "cannot read the mat calibration"),
+    ({"baseline": {"ischial_load_n": 200.0, "seat_load_n": 500.0, "ischial_row": "back",
+                   "frames": 20}}, "ischial_row must be a number"),
+    ({"baseline": {"ischial_load_n": 200.0, "seat_load_n": 10 ** 400, "ischial_row": 12.0,
+                   "frames": 20}}, "seat_load_n must be a positive number"),
+    ({"baseline": {"ischial_load_n": 200.0, "seat_load_n": 500.0, "ischial_row": 12.0,
+                   "frames": 2.5}}, "frames must be a whole number"),
+    ({"upright_features": {**{name: 0.5 for name in MAT_FEATURES}, "log_load": 10 ** 400}},
+     "upright_features.log_load must be a finite number"),
+])
+def test_a_damaged_calibration_is_refused_with_its_reason(tmp_path, changes, says):
+    with pytest.raises(ValueError, match="cal.json: cannot read the mat calibration") as caught:
+        load(_calibration_file(tmp_path, **changes))
+    assert says in str(caught.value)
+
+
 @pytest.mark.parametrize(("features", "says"), [
     ([1, 2, 3], "upright_features must be a table"),
     ({"balance_lr": 0.0}, "missing log_load"),

@@ -218,6 +218,9 @@ class Estimator:
             self.person = OnlineReference(person, learn=learn_person)
             self.person_model = person_model or default_model(person=True)
         self.person_windows = 0  # windows read against the sitter's own upright
+        # A calibration's seat features, the thighs left out: what learning reads the mat by.
+        self._calibrated_mat = person.mat_part().values \
+            if person is not None and person.known("mat") else None
         # The thighs' upright: a calibration's, else learnt (`_THIGH_LEARN_*`).
         self.thighs = OnlineReference(person, learn=person is None or learn_person,
                                       windows=_THIGH_LEARN_WINDOWS,
@@ -318,12 +321,14 @@ class Estimator:
         not fitted on, and the calibration never changes, so live and replay learn alike.
         Else the general model's (`general`). The thighs' upright for telling a folded
         leg keeps the general model's looser rule: it must be known early."""
-        if self.person is None or not self.person.start.known("mat"):
+        if self.person is None or not self.person.learn or self._calibrated_mat is None:
             return general
-        if not np.isnan(self.person.values).any() and not empty.any():
-            return general  # nothing left to learn, and no empty seat to forget it by
+        missing = any(feats.present[stream].any() and np.isnan(self.person.values[columns]).any()
+                      for stream, columns in GROUPS.items() if stream != "mat")
+        if not (missing or empty.any()):
+            return general  # nothing here left to learn, and no empty seat to forget it by
         assert self.person_model is not None
-        against_mat = normalise(feats.features, self.person.start.mat_part().values)
+        against_mat = normalise(feats.features, self._calibrated_mat)
         p = window_probabilities(self.person_model.log_likelihood(against_mat),
                                  self.config.evidence_weight)[:, POSTURE_INDEX["upright"]]
         return np.where(feats.present["mat"], p, 0.0)

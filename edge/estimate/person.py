@@ -109,8 +109,8 @@ class PersonReference:
 
 
 class OnlineReference:
-    """Learns a sitter's reference, window by window, from the windows that the general
-    model alone calls upright with confidence and in which the sitter is still.
+    """Learns a sitter's reference, window by window, from the windows called upright with
+    confidence (by the model the caller chooses: `upright_p`) in which the sitter is still.
 
     `step` gives the reference in effect for each window, from the windows before it
     only, so live (a window at a time) and replay (hundreds) learn the same.
@@ -136,7 +136,8 @@ class OnlineReference:
              still: np.ndarray, period_s: float = 1.0) -> np.ndarray:
         """(n, len(FEATURES)): the reference each window is read against.
 
-        `upright_p`: the general model's probability of upright from each window alone;
+        `upright_p`: the probability of upright from each window alone (the general
+        model's, or the person model's reading the mat against a calibration);
         `empty`: the seat is empty; `still`: no fidgeting or walking in the window.
         """
         n = len(features)

@@ -93,10 +93,15 @@ class UprightBaseline:
     frames: int
 
     def __post_init__(self) -> None:
-        for name in ("ischial_load_n", "seat_load_n"):
+        for name in ("ischial_load_n", "seat_load_n", "ischial_row"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name} must be a number, got {value!r:.40}")
+            number = float(value) if abs(value) < 1e300 else math.inf
+            if not (math.isfinite(number) and (number > 0 or name == "ischial_row")):
+                raise ValueError(f"{name} must be a positive number, got {value!r:.40}")
+        if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 0:
+            raise ValueError(f"frames must be a whole number, got {self.frames!r:.40}")
 
 
 def upright_baseline(kpa: np.ndarray, *, pitch_mm: float = 28.0,
