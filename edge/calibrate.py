@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from edge.estimate.zeroing import (
     zero_from_frames,
     zeroed_kpa,
 )
+from edge.numbers import finite_number
 from edge.sources.serial import SerialSource
 
 FORMAT = "legwake-mat-calibration"
@@ -93,12 +93,10 @@ def _upright_reference(features: Any) -> PersonReference | None:
                          + (f"; unknown {', '.join(unknown)}" if unknown else ""))
     values = np.full(len(FEATURES), np.nan)
     for name, column in zip(MAT_FEATURES, range(len(FEATURES))[GROUPS["mat"]], strict=True):
-        value = features[name]
-        number = float(value) if isinstance(value, int | float) \
-            and not isinstance(value, bool) and abs(value) < 1e300 else math.nan
-        if not math.isfinite(number):
+        number = finite_number(features[name])
+        if number is None:
             raise ValueError(f"upright_features.{name} must be a finite number, got "
-                             f"{value!r:.40}")
+                             f"{features[name]!r:.40}")
         values[column] = number
     return PersonReference(values)
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from edge.calibration import Calibration
 from edge.estimate.mat_features import cell_newtons, ischial_load, ischial_row
+from edge.numbers import finite_number
 
 # An empty-seat frame may not look loaded in any cell: a cell's drift stays well under
 # 100 counts, a noisy cell's noise averages out over a window.
@@ -97,8 +98,8 @@ class UprightBaseline:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise TypeError(f"{name} must be a number, got {value!r:.40}")
-            number = float(value) if abs(value) < 1e300 else math.inf
-            if not (math.isfinite(number) and (number > 0 or name == "ischial_row")):
+            number = finite_number(value)
+            if number is None or not (number > 0 or name == "ischial_row"):
                 raise ValueError(f"{name} must be a positive number, got {value!r:.40}")
         if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 0:
             raise ValueError(f"frames must be a whole number, got {self.frames!r:.40}")
