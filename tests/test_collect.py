@@ -319,7 +319,9 @@ def test_bad_payloads_are_counted_logged_and_dropped_and_collecting_goes_on(
                       for kind, payload in bad[3:]]
             for info in infos:
                 info.wait_for_publish(5)
-            stats = wait_stats(taking, lambda s: s.recorded + s.bad >= len(infos))
+            # Acknowledged after the commit: wait for those too, not only the counts.
+            stats = wait_stats(taking, lambda s: s.recorded + s.bad >= len(infos)
+                               and s.acknowledged >= len(infos))
             assert taking.writing
     finally:
         client.disconnect()
